@@ -1,0 +1,3 @@
+//! Protocol codecs (sans-IO: bytes in, events out) and the tokio drivers that run them.
+pub mod lines;
+pub mod pop3;

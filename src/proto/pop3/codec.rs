@@ -1,0 +1,471 @@
+//! POP3 commands, status lines and multi-line blocks, without I/O.
+//!
+//! A multi-line block is dot-stuffed (RFC 1939 §3): a line starting with '.' gets one more
+//! '.', and the block ends with a line holding only '.'. `Unstuffer` recovers the message
+//! for scanning; `Stuffer` re-encodes what the proxy sends to the client.
+
+use super::super::lines::trim_eol;
+
+/// Commands the proxy knows how to frame. Anything else is refused: without knowing
+/// whether the answer is one line or a block, the proxy could not keep the stream in step,
+/// and a block it did not frame could carry unscanned mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    User,
+    Pass,
+    Apop,
+    Auth,
+    Stat,
+    List,
+    Retr,
+    Dele,
+    Noop,
+    Rset,
+    Quit,
+    Top,
+    Uidl,
+    Capa,
+    Stls,
+    Utf8,
+    Lang,
+}
+
+impl Verb {
+    fn from_word(w: &[u8]) -> Option<Verb> {
+        let up = w.to_ascii_uppercase();
+        Some(match up.as_slice() {
+            b"USER" => Verb::User,
+            b"PASS" => Verb::Pass,
+            b"APOP" => Verb::Apop,
+            b"AUTH" => Verb::Auth,
+            b"STAT" => Verb::Stat,
+            b"LIST" => Verb::List,
+            b"RETR" => Verb::Retr,
+            b"DELE" => Verb::Dele,
+            b"NOOP" => Verb::Noop,
+            b"RSET" => Verb::Rset,
+            b"QUIT" => Verb::Quit,
+            b"TOP" => Verb::Top,
+            b"UIDL" => Verb::Uidl,
+            b"CAPA" => Verb::Capa,
+            b"STLS" => Verb::Stls,
+            b"UTF8" => Verb::Utf8,
+            b"LANG" => Verb::Lang,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// Not a command the proxy relays.
+    Unknown(String),
+    /// Control characters or non-ASCII in a command line.
+    Malformed,
+    /// A numeric argument that is missing or not a message number.
+    BadArgument(&'static str),
+}
+
+/// One parsed client command. `args` keeps the original bytes so the line can be
+/// forwarded unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub verb: Verb,
+    pub args: Vec<String>,
+}
+
+impl Command {
+    pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
+        let body = trim_eol(line);
+        if body.iter().any(|&b| !(0x20..0x7f).contains(&b)) {
+            return Err(CommandError::Malformed);
+        }
+        let text = std::str::from_utf8(body).map_err(|_| CommandError::Malformed)?;
+        let mut words = text.split(' ').filter(|w| !w.is_empty());
+        let word = words.next().unwrap_or("");
+        let verb = Verb::from_word(word.as_bytes())
+            .ok_or_else(|| CommandError::Unknown(word.chars().take(16).collect()))?;
+        let args: Vec<String> = words.map(String::from).collect();
+        let cmd = Command { verb, args };
+        match verb {
+            Verb::Retr | Verb::Dele => {
+                cmd.msg_number()
+                    .ok_or(CommandError::BadArgument("message number"))?;
+            }
+            Verb::Top => {
+                cmd.msg_number()
+                    .ok_or(CommandError::BadArgument("message number"))?;
+                cmd.args
+                    .get(1)
+                    .and_then(|a| a.parse::<u64>().ok())
+                    .ok_or(CommandError::BadArgument("line count"))?;
+            }
+            _ => {}
+        }
+        Ok(cmd)
+    }
+
+    /// The first argument as a message number (RETR, TOP, DELE, LIST n, UIDL n).
+    pub fn msg_number(&self) -> Option<u32> {
+        self.args
+            .first()
+            .and_then(|a| a.parse::<u32>().ok())
+            .filter(|n| *n > 0)
+    }
+
+    /// Whether a positive answer to this command is a multi-line block.
+    pub fn multiline_answer(&self) -> bool {
+        match self.verb {
+            Verb::Capa | Verb::Retr | Verb::Top => true,
+            Verb::List | Verb::Uidl | Verb::Lang | Verb::Auth => self.args.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// The first line of a server answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Err,
+    /// `+ ` challenge during AUTH.
+    Continue,
+}
+
+pub fn parse_status(line: &[u8]) -> Option<Status> {
+    let l = trim_eol(line);
+    if l.starts_with(b"+OK") && (l.len() == 3 || l[3] == b' ') {
+        Some(Status::Ok)
+    } else if l.starts_with(b"-ERR") && (l.len() == 4 || l[4] == b' ') {
+        Some(Status::Err)
+    } else if l == b"+" || l.starts_with(b"+ ") {
+        Some(Status::Continue)
+    } else {
+        None
+    }
+}
+
+/// Rewrites `+OK 1234 octets` to carry the size the client will really receive; other
+/// status texts pass unchanged.
+pub fn rewrite_octets(line: &[u8], size: u64) -> Vec<u8> {
+    let l = trim_eol(line);
+    if let Some(rest) = l.strip_prefix(b"+OK ") {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 && rest[digits..].starts_with(b" octets") {
+            let mut out = format!("+OK {size}").into_bytes();
+            out.extend_from_slice(&rest[digits..]);
+            out.extend_from_slice(b"\r\n");
+            return out;
+        }
+    }
+    let mut out = l.to_vec();
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UState {
+    LineStart,
+    Mid,
+    Dot,
+    DotCr,
+}
+
+/// Streams a dot-stuffed block back into the original bytes.
+#[derive(Debug)]
+pub struct Unstuffer {
+    state: UState,
+}
+
+impl Default for Unstuffer {
+    fn default() -> Self {
+        Unstuffer {
+            state: UState::LineStart,
+        }
+    }
+}
+
+impl Unstuffer {
+    /// Feeds block bytes; `sink` receives unstuffed data as slices of `input` (no copy).
+    /// Returns `Some(n)` once the terminating `.CRLF` line was seen, `n` being the bytes of
+    /// `input` used up to and including it; the rest belongs to the next answer.
+    pub fn feed(&mut self, input: &[u8], mut sink: impl FnMut(&[u8])) -> Option<usize> {
+        let mut i = 0;
+        while i < input.len() {
+            match self.state {
+                UState::LineStart => {
+                    if input[i] == b'.' {
+                        self.state = UState::Dot;
+                        i += 1;
+                    } else {
+                        self.state = UState::Mid;
+                    }
+                }
+                UState::Mid => {
+                    let rest = &input[i..];
+                    match rest.iter().position(|&b| b == b'\n') {
+                        Some(p) => {
+                            sink(&rest[..=p]);
+                            i += p + 1;
+                            self.state = UState::LineStart;
+                        }
+                        None => {
+                            sink(rest);
+                            i = input.len();
+                        }
+                    }
+                }
+                UState::Dot => {
+                    if input[i] == b'\r' {
+                        self.state = UState::DotCr;
+                        i += 1;
+                    } else {
+                        // The dot was stuffing; the line goes on from here.
+                        self.state = UState::Mid;
+                    }
+                }
+                UState::DotCr => {
+                    if input[i] == b'\n' {
+                        self.state = UState::LineStart;
+                        return Some(i + 1);
+                    }
+                    sink(b"\r");
+                    self.state = UState::Mid;
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Streams message bytes into a dot-stuffed block.
+#[derive(Debug)]
+pub struct Stuffer {
+    at_line_start: bool,
+}
+
+impl Default for Stuffer {
+    fn default() -> Self {
+        Stuffer {
+            at_line_start: true,
+        }
+    }
+}
+
+impl Stuffer {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let mut rest = input;
+        while !rest.is_empty() {
+            if self.at_line_start && rest[0] == b'.' {
+                out.push(b'.');
+            }
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(p) => {
+                    out.extend_from_slice(&rest[..=p]);
+                    rest = &rest[p + 1..];
+                    self.at_line_start = true;
+                }
+                None => {
+                    out.extend_from_slice(rest);
+                    self.at_line_start = false;
+                    rest = &[];
+                }
+            }
+        }
+    }
+
+    /// Ends the block; a message that did not end with a line break gets one first.
+    pub fn finish(self, out: &mut Vec<u8>) {
+        if !self.at_line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+}
+
+/// CAPA lines the proxy can honour. Anything else (unknown extensions, SASL mechanisms
+/// the proxy cannot follow) is removed, so the client never switches to something opaque.
+pub fn capa_allowed(line: &[u8], allow_stls: bool) -> bool {
+    let l = trim_eol(line);
+    let word = l.split(|&b| b == b' ').next().unwrap_or(b"");
+    let up = word.to_ascii_uppercase();
+    match up.as_slice() {
+        b"TOP" | b"UIDL" | b"USER" | b"RESP-CODES" | b"PIPELINING" | b"AUTH-RESP-CODE"
+        | b"EXPIRE" | b"LOGIN-DELAY" | b"IMPLEMENTATION" | b"SASL" | b"UTF8" | b"LANG" => true,
+        b"STLS" => allow_stls,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unstuff_all(input: &[u8]) -> (Vec<u8>, Option<usize>) {
+        let mut u = Unstuffer::default();
+        let mut out = Vec::new();
+        let end = u.feed(input, |s| out.extend_from_slice(s));
+        (out, end)
+    }
+
+    #[test]
+    fn parses_commands_case_insensitively() {
+        let c = Command::parse(b"retr 3\r\n").unwrap();
+        assert_eq!(c.verb, Verb::Retr);
+        assert_eq!(c.msg_number(), Some(3));
+        assert!(c.multiline_answer());
+        let l = Command::parse(b"LIST 2\r\n").unwrap();
+        assert!(!l.multiline_answer());
+        assert!(Command::parse(b"LIST\r\n").unwrap().multiline_answer());
+    }
+
+    #[test]
+    fn refuses_unknown_and_malformed_commands() {
+        assert_eq!(
+            Command::parse(b"XTND XMIT\r\n"),
+            Err(CommandError::Unknown("XTND".into()))
+        );
+        assert_eq!(
+            Command::parse(b"USER a\0b\r\n"),
+            Err(CommandError::Malformed)
+        );
+        assert_eq!(
+            Command::parse(b"RETR x\r\n"),
+            Err(CommandError::BadArgument("message number"))
+        );
+        assert_eq!(
+            Command::parse(b"TOP 1\r\n"),
+            Err(CommandError::BadArgument("line count"))
+        );
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status(b"+OK 120 octets\r\n"), Some(Status::Ok));
+        assert_eq!(parse_status(b"+OK\r\n"), Some(Status::Ok));
+        assert_eq!(parse_status(b"-ERR no such message\r\n"), Some(Status::Err));
+        assert_eq!(parse_status(b"+ \r\n"), Some(Status::Continue));
+        assert_eq!(parse_status(b"+OKAY\r\n"), None);
+        assert_eq!(parse_status(b"hello\r\n"), None);
+    }
+
+    #[test]
+    fn octet_count_is_rewritten() {
+        assert_eq!(
+            rewrite_octets(b"+OK 120 octets\r\n", 99),
+            b"+OK 99 octets\r\n"
+        );
+        assert_eq!(
+            rewrite_octets(b"+OK message follows\r\n", 99),
+            b"+OK message follows\r\n"
+        );
+    }
+
+    #[test]
+    fn unstuffs_a_transcript() {
+        let wire = b"Subject: x\r\n\r\n..leading dot\r\n.\r\n";
+        let (out, end) = unstuff_all(wire);
+        assert_eq!(out, b"Subject: x\r\n\r\n.leading dot\r\n");
+        assert_eq!(end, Some(wire.len()));
+    }
+
+    #[test]
+    fn unstuffer_stops_at_terminator_and_leaves_the_rest() {
+        let wire = b"a\r\n.\r\n+OK next\r\n";
+        let (out, end) = unstuff_all(wire);
+        assert_eq!(out, b"a\r\n");
+        assert_eq!(&wire[end.unwrap()..], b"+OK next\r\n");
+    }
+
+    #[test]
+    fn a_dot_line_with_bare_lf_is_not_the_end() {
+        let (out, end) = unstuff_all(b"a\r\n.\nb\r\n");
+        assert_eq!(end, None);
+        assert_eq!(out, b"a\r\n\nb\r\n");
+        let (out, end) = unstuff_all(b".\rx\r\n.\r\n");
+        assert_eq!(out, b"\rx\r\n");
+        assert!(end.is_some());
+    }
+
+    #[test]
+    fn empty_block() {
+        let (out, end) = unstuff_all(b".\r\n");
+        assert!(out.is_empty());
+        assert_eq!(end, Some(3));
+    }
+
+    #[test]
+    fn stuffer_adds_dots_and_terminator() {
+        let mut s = Stuffer::default();
+        let mut out = Vec::new();
+        s.feed(b".a\r\nb\r", &mut out);
+        s.feed(b"\n.", &mut out);
+        s.feed(b"\r\n", &mut out);
+        s.finish(&mut out);
+        assert_eq!(out, b"..a\r\nb\r\n..\r\n.\r\n");
+        let mut s = Stuffer::default();
+        let mut out = Vec::new();
+        s.feed(b"no newline", &mut out);
+        s.finish(&mut out);
+        assert_eq!(out, b"no newline\r\n.\r\n");
+    }
+
+    #[test]
+    fn capa_filter() {
+        assert!(capa_allowed(b"UIDL\r\n", false));
+        assert!(capa_allowed(b"SASL PLAIN LOGIN\r\n", false));
+        assert!(!capa_allowed(b"STLS\r\n", false));
+        assert!(capa_allowed(b"STLS\r\n", true));
+        assert!(!capa_allowed(b"X-UNKNOWN\r\n", true));
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn message() -> impl Strategy<Value = Vec<u8>> {
+            // Lines of arbitrary bytes (no CR/LF inside), some starting with dots.
+            proptest::collection::vec(
+                (
+                    proptest::bool::ANY,
+                    proptest::collection::vec(
+                        any::<u8>().prop_filter("no eol", |b| *b != b'\n' && *b != b'\r'),
+                        0..40,
+                    ),
+                ),
+                0..30,
+            )
+            .prop_map(|lines| {
+                let mut m = Vec::new();
+                for (dot, l) in lines {
+                    if dot {
+                        m.push(b'.');
+                    }
+                    m.extend_from_slice(&l);
+                    m.extend_from_slice(b"\r\n");
+                }
+                m
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn stuff_then_unstuff_round_trips(msg in message(), split in 0usize..2000) {
+                let mut s = Stuffer::default();
+                let mut wire = Vec::new();
+                s.feed(&msg, &mut wire);
+                s.finish(&mut wire);
+                let cut = split % (wire.len() + 1);
+                let mut u = Unstuffer::default();
+                let mut out = Vec::new();
+                let first = u.feed(&wire[..cut], |b| out.extend_from_slice(b));
+                let end = match first {
+                    Some(n) => Some(n),
+                    None => u.feed(&wire[cut..], |b| out.extend_from_slice(b)).map(|n| n + cut),
+                };
+                prop_assert_eq!(end, Some(wire.len()));
+                prop_assert_eq!(out, msg);
+            }
+        }
+    }
+}

@@ -1,0 +1,864 @@
+//! The tokio driver of one POP3 session: relays commands one at a time (pipelined
+//! commands wait in the buffer, so answers stay in order), holds every RETR/TOP answer
+//! until its verdict, and guards DELE of replaced messages.
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, timeout};
+
+use crate::config::{DownloadAction, Listener, StartTls};
+use crate::error::{ProxyError, Side};
+use crate::ids::{ClientAddr, OrigDstAddr, QuarantineId, SessionId};
+use crate::message::mime::{self, base64_decode_any};
+use crate::message::rewrite::{self, HeaderEdit};
+use crate::message::spool::Spool;
+use crate::net::listener::Shared;
+use crate::net::upstream;
+use crate::proto::lines::{LineBuffer, trim_eol};
+use crate::quarantine::Record;
+use crate::scan::{Verdict, policy};
+use crate::session_log::SessionLog;
+
+use super::codec::{self, Command, CommandError, Status, Stuffer, Unstuffer, Verb};
+
+const READ_CHUNK: usize = 64 * 1024;
+/// Headers a sender might forge to fool the client about our verdict.
+const OWN_HEADERS: &[&str] = &["X-Portcullis-Scan"];
+const SPAM_HEADERS: &[&str] = &[
+    "X-Portcullis-Scan",
+    "X-Spam-Flag",
+    "X-Spam-Score",
+    "X-Spam-Status",
+    "X-Spam-Level",
+];
+
+pub async fn run(
+    client: TcpStream,
+    client_addr: ClientAddr,
+    server_addr: OrigDstAddr,
+    id: SessionId,
+    lcfg: &Listener,
+    shared: &Shared,
+) {
+    let cfg = &shared.cfg;
+    let mut log = SessionLog::open(&cfg.general.session_log_dir, &id);
+    log.event(
+        "start",
+        &format!(
+            "protocol=pop3 client={client_addr} server={server_addr} listener={}",
+            lcfg.listen
+        ),
+    );
+    let started = Instant::now();
+    let connect = upstream::connect(
+        server_addr,
+        cfg.nft.mark,
+        Duration::from_secs(cfg.limits.connect_timeout_secs),
+    )
+    .await;
+    let server = match connect {
+        Ok(s) => s,
+        Err(e) => {
+            let mut client = client;
+            let _ = client
+                .write_all(b"-ERR [SYS/TEMP] portcullis: the mail server cannot be reached\r\n")
+                .await;
+            log.event(
+                "end",
+                &format!(
+                    "reason=\"server: connect failed: {e}\" duration_ms={}",
+                    started.elapsed().as_millis()
+                ),
+            );
+            return;
+        }
+    };
+    let mut s = Session {
+        client,
+        server,
+        cbuf: LineBuffer::new(cfg.limits.max_line_bytes),
+        sbuf: LineBuffer::new(cfg.limits.max_line_bytes),
+        shared,
+        lcfg,
+        log,
+        id,
+        client_addr,
+        server_addr,
+        user: None,
+        pending_user: None,
+        uidls: HashMap::new(),
+        replaced: HashMap::new(),
+        qseq: 0,
+        bytes_from_client: 0,
+        bytes_to_client: 0,
+        bytes_from_server: 0,
+        messages: 0,
+        verdicts: BTreeMap::new(),
+    };
+    let reason = match s.serve().await {
+        Ok(r) => r.to_string(),
+        Err(e) => format!("{e}"),
+    };
+    let counts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let summary = format!(
+        "reason=\"{reason}\" user={} messages={} verdicts=[{}] bytes_from_client={} bytes_to_client={} bytes_from_server={} duration_ms={}",
+        s.user.as_deref().unwrap_or("-"),
+        s.messages,
+        counts.join(","),
+        s.bytes_from_client,
+        s.bytes_to_client,
+        s.bytes_from_server,
+        started.elapsed().as_millis()
+    );
+    s.log.event("end", &summary);
+}
+
+struct Session<'a> {
+    client: TcpStream,
+    server: TcpStream,
+    cbuf: LineBuffer,
+    sbuf: LineBuffer,
+    shared: &'a Shared,
+    lcfg: &'a Listener,
+    log: SessionLog,
+    id: SessionId,
+    client_addr: ClientAddr,
+    server_addr: OrigDstAddr,
+    user: Option<String>,
+    pending_user: Option<String>,
+    uidls: HashMap<u32, String>,
+    /// Messages the client was shown a replacement for, with their quarantine id; `None`
+    /// means the original is not safely stored and must stay on the server.
+    replaced: HashMap<u32, Option<QuarantineId>>,
+    qseq: u64,
+    bytes_from_client: u64,
+    bytes_to_client: u64,
+    bytes_from_server: u64,
+    messages: u64,
+    verdicts: BTreeMap<&'static str, u64>,
+}
+
+/// How a held message will be sent.
+enum Delivery {
+    /// New header block, then the original from `body_offset`.
+    Edited { head: Vec<u8>, body_offset: u64 },
+    /// A complete replacement.
+    Notice(Vec<u8>),
+}
+
+impl Session<'_> {
+    fn server_timeout(&self) -> Duration {
+        Duration::from_secs(self.shared.cfg.limits.server_timeout_secs)
+    }
+
+    async fn send_client(&mut self, data: &[u8]) -> Result<(), ProxyError> {
+        self.bytes_to_client += data.len() as u64;
+        self.client
+            .write_all(data)
+            .await
+            .map_err(ProxyError::io(Side::Client))
+    }
+
+    async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {
+        self.server
+            .write_all(data)
+            .await
+            .map_err(ProxyError::io(Side::Server))
+    }
+
+    /// The next client line; `None` when the client closed the connection.
+    async fn client_line(&mut self) -> Result<Option<Vec<u8>>, ProxyError> {
+        let idle = Duration::from_secs(self.shared.cfg.limits.idle_timeout_secs);
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.cbuf.next_line() {
+                Ok(Some(l)) => return Ok(Some(l.to_vec())),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(ProxyError::protocol(
+                        Side::Client,
+                        format!(
+                            "command line longer than limits.max_line_bytes ({})",
+                            e.limit
+                        ),
+                    ));
+                }
+            }
+            let n = match timeout(idle, self.client.read(&mut buf)).await {
+                Ok(r) => r.map_err(ProxyError::io(Side::Client))?,
+                Err(_) => {
+                    return Err(ProxyError::Timeout {
+                        side: Side::Client,
+                        what: "idle (limits.idle_timeout_secs)",
+                    });
+                }
+            };
+            if n == 0 {
+                return Ok(None);
+            }
+            self.bytes_from_client += n as u64;
+            self.cbuf.push(&buf[..n]);
+        }
+    }
+
+    async fn server_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
+        let n = match timeout(self.server_timeout(), self.server.read(buf)).await {
+            Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
+            Err(_) => {
+                return Err(ProxyError::Timeout {
+                    side: Side::Server,
+                    what: "answer (limits.server_timeout_secs)",
+                });
+            }
+        };
+        if n == 0 {
+            return Err(ProxyError::Closed { side: Side::Server });
+        }
+        self.bytes_from_server += n as u64;
+        Ok(n)
+    }
+
+    async fn server_line(&mut self) -> Result<Vec<u8>, ProxyError> {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.sbuf.next_line() {
+                Ok(Some(l)) => return Ok(l.to_vec()),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(ProxyError::protocol(
+                        Side::Server,
+                        format!("line longer than limits.max_line_bytes ({})", e.limit),
+                    ));
+                }
+            }
+            let n = self.server_read(&mut buf).await?;
+            self.sbuf.push(&buf[..n]);
+        }
+    }
+
+    /// Reads a status line and insists it is one.
+    async fn server_status(&mut self) -> Result<(Status, Vec<u8>), ProxyError> {
+        let line = self.server_line().await?;
+        match codec::parse_status(&line) {
+            Some(st) => Ok((st, line)),
+            None => Err(ProxyError::protocol(
+                Side::Server,
+                format!(
+                    "not a POP3 status line: {:?}",
+                    String::from_utf8_lossy(trim_eol(&line))
+                ),
+            )),
+        }
+    }
+
+    async fn serve(&mut self) -> Result<&'static str, ProxyError> {
+        let (st, greeting) = self.server_status().await?;
+        self.send_client(&greeting).await?;
+        if st != Status::Ok {
+            return Ok("server refused the session");
+        }
+        loop {
+            let Some(line) = self.client_line().await? else {
+                return Ok("client disconnected without QUIT (no QUIT sent upstream)");
+            };
+            let cmd = match Command::parse(&line) {
+                Ok(c) => c,
+                Err(e) => {
+                    let reply: &[u8] = match &e {
+                        CommandError::Unknown(_) => {
+                            b"-ERR portcullis: command not supported through the mail gateway\r\n"
+                        }
+                        CommandError::Malformed => b"-ERR portcullis: malformed command\r\n",
+                        CommandError::BadArgument(_) => b"-ERR portcullis: invalid argument\r\n",
+                    };
+                    self.log
+                        .event("refused", &format!("client command refused: {e:?}"));
+                    self.send_client(reply).await?;
+                    continue;
+                }
+            };
+            match cmd.verb {
+                Verb::Quit => {
+                    self.send_server(&line).await?;
+                    let (_, resp) = self.server_status().await?;
+                    self.send_client(&resp).await?;
+                    return Ok("quit");
+                }
+                Verb::Stls => {
+                    if self.lcfg.starttls == StartTls::Strip {
+                        self.send_client(
+                            b"-ERR portcullis: STLS is not available through this mail gateway\r\n",
+                        )
+                        .await?;
+                        continue;
+                    }
+                    self.send_server(&line).await?;
+                    let (st, resp) = self.server_status().await?;
+                    if st != Status::Ok {
+                        self.send_client(&resp).await?;
+                        continue;
+                    }
+                    return self.splice_tls(&resp).await;
+                }
+                Verb::Retr | Verb::Top => self.retrieve(&cmd, &line).await?,
+                Verb::Dele => self.dele(&cmd, &line).await?,
+                Verb::Auth => self.auth(&cmd, &line).await?,
+                _ => self.simple(&cmd, &line).await?,
+            }
+        }
+    }
+
+    /// Commands whose answer is relayed as is (CAPA filtered, UIDL remembered).
+    async fn simple(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        if let Verb::User | Verb::Apop = cmd.verb {
+            self.pending_user = cmd.args.first().cloned();
+        }
+        self.send_server(line).await?;
+        let (st, resp) = self.server_status().await?;
+        self.send_client(&resp).await?;
+        if st != Status::Ok {
+            if let Verb::Pass | Verb::Apop = cmd.verb {
+                let who = self.pending_user.clone().unwrap_or_default();
+                self.log.event("login", &format!("failed user={who}"));
+            }
+            return Ok(());
+        }
+        match cmd.verb {
+            Verb::Pass | Verb::Apop => {
+                self.user = self.pending_user.take();
+                let who = self.user.clone().unwrap_or_default();
+                self.log.event("login", &format!("ok user={who}"));
+            }
+            Verb::Uidl if !cmd.multiline_answer() => {
+                let t = String::from_utf8_lossy(trim_eol(&resp)).into_owned();
+                let mut w = t.split_whitespace().skip(1);
+                if let (Some(n), Some(u)) = (w.next().and_then(|n| n.parse().ok()), w.next()) {
+                    self.uidls.insert(n, u.to_string());
+                }
+            }
+            _ => {}
+        }
+        if cmd.multiline_answer() {
+            self.relay_block(cmd.verb).await?;
+        }
+        Ok(())
+    }
+
+    /// Relays a multi-line listing line by line (already dot-stuffed by the server).
+    async fn relay_block(&mut self, verb: Verb) -> Result<(), ProxyError> {
+        let limit = self.shared.cfg.limits.max_listing_bytes;
+        let allow_stls = self.lcfg.starttls == StartTls::Passthrough;
+        let mut total = 0u64;
+        loop {
+            let line = self.server_line().await?;
+            total += line.len() as u64;
+            if total > limit {
+                return Err(ProxyError::protocol(
+                    Side::Server,
+                    format!("listing longer than limits.max_listing_bytes ({limit})"),
+                ));
+            }
+            if trim_eol(&line) == b"." {
+                return self.send_client(b".\r\n").await;
+            }
+            match verb {
+                Verb::Capa if !codec::capa_allowed(&line, allow_stls) => continue,
+                Verb::Uidl => {
+                    let t = String::from_utf8_lossy(trim_eol(&line)).into_owned();
+                    let mut w = t.split_whitespace();
+                    if let (Some(n), Some(u)) = (w.next().and_then(|n| n.parse().ok()), w.next()) {
+                        self.uidls.insert(n, u.to_string());
+                    }
+                }
+                _ => {}
+            }
+            self.send_client(&line).await?;
+        }
+    }
+
+    /// SASL exchange: challenges and responses are relayed; the user name is read from
+    /// PLAIN and LOGIN responses for the log, never the password.
+    async fn auth(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        self.send_server(line).await?;
+        if cmd.args.is_empty() {
+            let (st, resp) = self.server_status().await?;
+            self.send_client(&resp).await?;
+            if st == Status::Ok {
+                self.relay_block(Verb::Auth).await?;
+            }
+            return Ok(());
+        }
+        let mech = cmd.args[0].to_ascii_uppercase();
+        let mut step = 0usize;
+        if let Some(initial) = cmd.args.get(1) {
+            self.note_sasl_user(&mech, 0, initial.as_bytes());
+            step = 1;
+        }
+        loop {
+            let (st, resp) = self.server_status().await?;
+            self.send_client(&resp).await?;
+            match st {
+                Status::Continue => {
+                    let Some(answer) = self.client_line().await? else {
+                        return Err(ProxyError::Closed { side: Side::Client });
+                    };
+                    self.note_sasl_user(&mech, step, trim_eol(&answer));
+                    step += 1;
+                    self.send_server(&answer).await?;
+                }
+                Status::Ok => {
+                    self.user = self.pending_user.take();
+                    let who = self.user.clone().unwrap_or_default();
+                    self.log
+                        .event("login", &format!("ok user={who} mechanism={mech}"));
+                    return Ok(());
+                }
+                Status::Err => {
+                    let who = self.pending_user.take().unwrap_or_default();
+                    self.log
+                        .event("login", &format!("failed user={who} mechanism={mech}"));
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn note_sasl_user(&mut self, mech: &str, step: usize, data: &[u8]) {
+        let decoded = base64_decode_any(data);
+        let user = match (mech, step) {
+            // authzid \0 authcid \0 password: the authentication identity.
+            ("PLAIN", _) => decoded.split(|&b| b == 0).nth(1).map(|u| u.to_vec()),
+            ("LOGIN", 0) => Some(decoded),
+            _ => None,
+        };
+        if let Some(u) = user {
+            let u: String = String::from_utf8_lossy(&u)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect();
+            if !u.is_empty() {
+                self.pending_user = Some(u);
+            }
+        }
+    }
+
+    async fn dele(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let n = cmd.msg_number().unwrap_or(0);
+        if let Some(None) = self.replaced.get(&n) {
+            self.log.event(
+                "dele",
+                &format!(
+                    "message={n} refused: replaced but original not quarantined, kept on server"
+                ),
+            );
+            return self
+                .send_client(b"-ERR [SYS/TEMP] portcullis: this message was withheld and is kept on the server until an administrator reviews it\r\n")
+                .await;
+        }
+        self.send_server(line).await?;
+        let (st, resp) = self.server_status().await?;
+        self.send_client(&resp).await?;
+        if let Some(Some(q)) = self.replaced.get(&n) {
+            let q = q.clone();
+            self.log.event(
+                "dele",
+                &format!(
+                    "message={n} quarantine={q} server_answer={}",
+                    if st == Status::Ok { "ok" } else { "err" }
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// After the server accepted STLS the session is spliced, unscanned. Plaintext that
+    /// either side sent between STLS and the handshake is dropped: it can only be an
+    /// injection.
+    async fn splice_tls(&mut self, ok: &[u8]) -> Result<&'static str, ProxyError> {
+        let injected_c = self.cbuf.take_pending().len();
+        let injected_s = self.sbuf.take_pending().len();
+        if injected_c + injected_s > 0 {
+            self.log.event(
+                "stls",
+                &format!("discarded plaintext sent before the TLS handshake: client={injected_c} bytes server={injected_s} bytes"),
+            );
+        }
+        self.send_client(ok).await?;
+        self.log.event(
+            "stls",
+            "session continues in TLS end to end: NOT SCANNED (starttls = passthrough)",
+        );
+        match tokio::io::copy_bidirectional(&mut self.client, &mut self.server).await {
+            Ok((up, down)) => {
+                self.bytes_from_client += up;
+                self.bytes_to_client += down;
+                Ok("tls passthrough ended")
+            }
+            Err(e) => Err(ProxyError::Io {
+                side: Side::Local,
+                source: e,
+            }),
+        }
+    }
+
+    /// RETR / TOP: hold the answer, scan it, deliver what policy says.
+    async fn retrieve(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let n = cmd.msg_number().unwrap_or(0);
+        let is_top = cmd.verb == Verb::Top;
+        self.send_server(line).await?;
+        let (st, status) = self.server_status().await?;
+        if st != Status::Ok {
+            return self.send_client(&status).await;
+        }
+        let shared = self.shared;
+        let cfg = &shared.cfg;
+        let keepalive = Duration::from_secs(cfg.limits.keepalive_secs);
+        let max_msg = cfg.limits.max_message_bytes;
+        let mut next_tick = tokio::time::Instant::now() + keepalive;
+        let mut early_sent = false;
+        let mut stuffer = Stuffer::default();
+        let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
+        let pipeline = &shared.pipeline;
+        let mut scan = pipeline.begin().await;
+        let mut unstuffer = Unstuffer::default();
+        let mut overflow = false;
+        let mut out = Vec::with_capacity(READ_CHUNK);
+        let mut input = self.sbuf.take_pending();
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut spool_err: Option<std::io::Error> = None;
+        loop {
+            out.clear();
+            let end = unstuffer.feed(&input, |d| out.extend_from_slice(d));
+            if !out.is_empty() {
+                if spool.len() + out.len() as u64 > max_msg {
+                    overflow = true;
+                }
+                if !overflow && spool_err.is_none() {
+                    if let Err(e) = spool.write(&out) {
+                        spool_err = Some(e);
+                    }
+                    scan.feed(&out).await;
+                }
+            }
+            if let Some(used) = end {
+                self.sbuf.push(&input[used..]);
+                break;
+            }
+            // Wait for more of the answer, comforting the client meanwhile.
+            let n = loop {
+                tokio::select! {
+                    r = timeout(self.server_timeout(), self.server.read(&mut buf)) => {
+                        let n = match r {
+                            Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
+                            Err(_) => return Err(ProxyError::Timeout { side: Side::Server, what: "message (limits.server_timeout_secs)" }),
+                        };
+                        if n == 0 {
+                            return Err(ProxyError::Closed { side: Side::Server });
+                        }
+                        break n;
+                    }
+                    _ = sleep_until(next_tick) => {
+                        self.keepalive(&mut early_sent, &mut stuffer).await?;
+                        next_tick += keepalive;
+                    }
+                }
+            };
+            self.bytes_from_server += n as u64;
+            input.clear();
+            input.extend_from_slice(&buf[..n]);
+        }
+
+        // The whole answer is in; decide.
+        let outcome = if overflow {
+            None
+        } else if let Some(e) = spool_err {
+            Some((
+                Verdict::Failed {
+                    scanner: "spool".into(),
+                    why: e.to_string(),
+                },
+                Duration::ZERO,
+                Vec::new(),
+            ))
+        } else {
+            let fut = scan.finish(&mut spool);
+            tokio::pin!(fut);
+            let o = loop {
+                tokio::select! {
+                    o = &mut fut => break o,
+                    _ = sleep_until(next_tick) => {
+                        self.keepalive(&mut early_sent, &mut stuffer).await?;
+                        next_tick += keepalive;
+                    }
+                }
+            };
+            for note in &o.notes {
+                self.log.event("scan", &format!("message={n} {note}"));
+            }
+            Some((o.verdict, o.elapsed, o.engines))
+        };
+        let (verdict, elapsed, engines) = outcome.unwrap_or_else(|| {
+            (
+                Verdict::Unscannable {
+                    why: format!("larger than limits.max_message_bytes ({max_msg})"),
+                },
+                Duration::ZERO,
+                Vec::new(),
+            )
+        });
+        let mut action = policy::download_action(&cfg.policy.download, &verdict);
+        if overflow {
+            // The bytes were not kept: the only safe delivery is a notice.
+            action = DownloadAction::Replace;
+        }
+        self.messages += 1;
+        *self.verdicts.entry(verdict.kind()).or_insert(0) += 1;
+
+        let head = spool
+            .head(cfg.limits.max_header_bytes)
+            .map_err(|e| ProxyError::Io {
+                side: Side::Local,
+                source: e,
+            })?;
+        let scan_header = format!(
+            "X-Portcullis-Scan: {verdict} by portcullis on {} ({}); session {}",
+            cfg.general.hostname,
+            if engines.is_empty() {
+                "no engine".to_string()
+            } else {
+                engines.join(", ")
+            },
+            self.id
+        );
+        let mut quarantine_note = String::new();
+        let delivery = match action {
+            DownloadAction::Replace => {
+                let qid = if overflow || is_top {
+                    None
+                } else {
+                    self.quarantine(&mut spool, &head, &verdict)
+                };
+                quarantine_note = match &qid {
+                    Some(q) => format!(" quarantine={q}"),
+                    None if is_top => {
+                        " quarantine=none (TOP shows part of the message; original kept on server)"
+                            .into()
+                    }
+                    None => " quarantine=none (original kept on server)".into(),
+                };
+                // A replaced message stays guarded; a later full RETR may quarantine it.
+                match self.replaced.get(&n) {
+                    Some(Some(_)) => {}
+                    _ => {
+                        self.replaced.insert(n, qid.clone());
+                    }
+                }
+                Delivery::Notice(self.notice(&head, &verdict, qid.as_ref(), &scan_header))
+            }
+            DownloadAction::Pass | DownloadAction::Tag => {
+                let tag = action == DownloadAction::Tag;
+                let mut add = Vec::new();
+                if cfg.policy.scan_header {
+                    add.push(scan_header.clone());
+                }
+                let (remove, subject_tag): (&[&str], Option<&str>) = match (&verdict, tag) {
+                    (Verdict::Spam { score, threshold }, true) => {
+                        add.push("X-Spam-Flag: YES".into());
+                        add.push(format!("X-Spam-Score: {score:.1}"));
+                        add.push(format!(
+                            "X-Spam-Status: Yes, score={score:.1} required={threshold:.1}"
+                        ));
+                        (SPAM_HEADERS, Some(cfg.policy.spam_subject_tag.as_str()))
+                    }
+                    (Verdict::Infected { .. }, true) => {
+                        (OWN_HEADERS, Some(cfg.policy.infected_subject_tag.as_str()))
+                    }
+                    (Verdict::Unscannable { .. } | Verdict::Failed { .. }, true) => {
+                        (OWN_HEADERS, Some(cfg.policy.unscanned_subject_tag.as_str()))
+                    }
+                    _ => (OWN_HEADERS, None),
+                };
+                let edit = HeaderEdit {
+                    add,
+                    remove,
+                    subject_tag,
+                };
+                match rewrite::split_header(&head) {
+                    Some((fields, body_offset)) => Delivery::Edited {
+                        head: rewrite::rebuild_header(&fields, &edit),
+                        body_offset: body_offset as u64,
+                    },
+                    None => {
+                        let mut h = Vec::new();
+                        for a in &edit.add {
+                            h.extend_from_slice(a.as_bytes());
+                            h.extend_from_slice(b"\r\n");
+                        }
+                        Delivery::Edited {
+                            head: h,
+                            body_offset: 0,
+                        }
+                    }
+                }
+            }
+        };
+        let uidl = self.uidls.get(&n).cloned().unwrap_or_else(|| "-".into());
+        self.log.event(
+            "message",
+            &format!(
+                "command={} number={n} uidl={uidl} size={} verdict=\"{verdict}\" action={action:?} scan_ms={}{quarantine_note}",
+                if is_top { "TOP" } else { "RETR" },
+                spool.len(),
+                elapsed.as_millis()
+            ),
+        );
+        self.deliver(delivery, &mut spool, &status, early_sent, stuffer)
+            .await
+    }
+
+    /// Proxy-generated bytes that are valid whatever the verdict: the status line, then
+    /// header lines of our own. Never original content.
+    async fn keepalive(
+        &mut self,
+        early_sent: &mut bool,
+        stuffer: &mut Stuffer,
+    ) -> Result<(), ProxyError> {
+        let mut out = Vec::new();
+        if !*early_sent {
+            *early_sent = true;
+            out.extend_from_slice(b"+OK message follows (held for scanning)\r\n");
+        }
+        stuffer.feed(b"X-Portcullis-Progress: scanning\r\n", &mut out);
+        self.send_client(&out).await
+    }
+
+    fn quarantine(
+        &mut self,
+        spool: &mut Spool,
+        head: &[u8],
+        verdict: &Verdict,
+    ) -> Option<QuarantineId> {
+        self.qseq += 1;
+        let qid = QuarantineId::new(&self.id, self.qseq);
+        let sum = mime::summary(head);
+        let rec = Record {
+            id: String::new(),
+            time: String::new(),
+            epoch_secs: 0,
+            session: self.id.to_string(),
+            protocol: "pop3".into(),
+            user: self.user.clone().unwrap_or_default(),
+            client: self.client_addr.to_string(),
+            server: self.server_addr.to_string(),
+            from: sum.from,
+            to: sum.to,
+            subject: sum.subject,
+            verdict: verdict.to_string(),
+            sha256: String::new(),
+            size: 0,
+            released: false,
+        };
+        let q = &self.shared.quarantine;
+        match tokio::task::block_in_place(|| q.store(&qid, rec, spool)) {
+            Ok(_) => Some(qid),
+            Err(e) => {
+                self.log.event(
+                    "quarantine",
+                    &format!("local: store failed: {e}; original stays on the server"),
+                );
+                None
+            }
+        }
+    }
+
+    fn notice(
+        &self,
+        head: &[u8],
+        verdict: &Verdict,
+        qid: Option<&QuarantineId>,
+        scan_header: &str,
+    ) -> Vec<u8> {
+        let cfg = &self.shared.cfg;
+        let sum = mime::summary(head);
+        let qtext = qid
+            .map(|q| q.to_string())
+            .unwrap_or_else(|| "(none: the original was left on the mail server)".into());
+        let verdict_s = verdict.to_string();
+        let client = self.client_addr.to_string();
+        let server = self.server_addr.to_string();
+        let session = self.id.to_string();
+        let virus = match verdict {
+            Verdict::Infected { name } => name.clone(),
+            _ => String::new(),
+        };
+        let vars = [
+            ("verdict", verdict_s.as_str()),
+            ("virus", virus.as_str()),
+            ("from", sum.from.as_str()),
+            ("to", sum.to.as_str()),
+            ("subject", sum.subject.as_str()),
+            ("date", sum.date.as_str()),
+            ("client", client.as_str()),
+            ("server", server.as_str()),
+            ("user", self.user.as_deref().unwrap_or("-")),
+            ("session", session.as_str()),
+            ("quarantine_id", qtext.as_str()),
+            ("hostname", cfg.general.hostname.as_str()),
+        ];
+        let body = rewrite::render_template(&self.shared.notice_template, &vars);
+        rewrite::notice_message(
+            head,
+            &[scan_header.to_string()],
+            &cfg.policy.notice_subject_tag,
+            &body,
+        )
+    }
+
+    async fn deliver(
+        &mut self,
+        delivery: Delivery,
+        spool: &mut Spool,
+        status: &[u8],
+        early_sent: bool,
+        mut stuffer: Stuffer,
+    ) -> Result<(), ProxyError> {
+        let mut out = Vec::with_capacity(READ_CHUNK + READ_CHUNK / 8);
+        let total = match &delivery {
+            Delivery::Notice(n) => n.len() as u64,
+            Delivery::Edited { head, body_offset } => head.len() as u64 + spool.len() - body_offset,
+        };
+        if !early_sent {
+            out.extend_from_slice(&codec::rewrite_octets(status, total));
+        }
+        match delivery {
+            Delivery::Notice(n) => {
+                stuffer.feed(&n, &mut out);
+                stuffer.finish(&mut out);
+                self.send_client(&out).await
+            }
+            Delivery::Edited { head, body_offset } => {
+                stuffer.feed(&head, &mut out);
+                let mut pos = body_offset;
+                let mut buf = vec![0u8; READ_CHUNK];
+                loop {
+                    let n = spool.read_at(pos, &mut buf).map_err(|e| ProxyError::Io {
+                        side: Side::Local,
+                        source: e,
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
+                    pos += n as u64;
+                    stuffer.feed(&buf[..n], &mut out);
+                    self.send_client(&out).await?;
+                    out.clear();
+                }
+                stuffer.finish(&mut out);
+                self.send_client(&out).await
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+use super::*;
+use crate::config::Builtin as Cfg;
+use std::io::Write;
+
+fn engine() -> BuiltinEngine {
+    BuiltinEngine::new(&Cfg::default()).unwrap()
+}
+
+fn b64(data: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+fn with_attachment(name: &str, data: &[u8]) -> Vec<u8> {
+    format!(
+        "From: a@example.test\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b1\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        b64(data)
+    )
+    .into_bytes()
+}
+
+pub(crate) fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn clean_mail_is_clean() {
+    let v = engine().scan(&with_attachment("report.pdf", b"%PDF-1.4 harmless"));
+    assert_eq!(v, Verdict::Clean);
+}
+
+#[test]
+fn eicar_plain_base64_and_zipped() {
+    let e = engine();
+    let mut plain = b"Subject: t\r\n\r\n".to_vec();
+    plain.extend_from_slice(signatures::EICAR);
+    assert!(matches!(e.scan(&plain), Verdict::Infected { .. }));
+    assert!(matches!(
+        e.scan(&with_attachment("eicar.txt", signatures::EICAR)),
+        Verdict::Infected { .. }
+    ));
+    let z = zip_of(&[("readme.txt", b"hi"), ("eicar.txt", signatures::EICAR)]);
+    assert_eq!(
+        e.scan(&with_attachment("files.zip", &z)),
+        Verdict::Infected {
+            name: "Eicar-Test-Signature".into()
+        }
+    );
+}
+
+#[test]
+fn eicar_in_nested_zip_within_depth() {
+    let inner = zip_of(&[("eicar.txt", signatures::EICAR)]);
+    let outer = zip_of(&[("inner.zip", &inner)]);
+    assert!(matches!(
+        engine().scan(&with_attachment("outer.zip", &outer)),
+        Verdict::Infected { .. }
+    ));
+}
+
+#[test]
+fn archive_depth_limit_makes_it_unscannable() {
+    let mut z = zip_of(&[("a.txt", b"clean")]);
+    for _ in 0..5 {
+        z = zip_of(&[("next.zip", &z)]);
+    }
+    assert!(matches!(
+        engine().scan(&with_attachment("deep.zip", &z)),
+        Verdict::Unscannable { .. }
+    ));
+}
+
+#[test]
+fn gtube_is_spam() {
+    let mut m = b"Subject: t\r\n\r\n".to_vec();
+    m.extend_from_slice(signatures::GTUBE);
+    assert!(matches!(engine().scan(&m), Verdict::Spam { .. }));
+}
+
+#[test]
+fn blocked_extensions_including_double_and_in_zip() {
+    let e = engine();
+    assert_eq!(
+        e.scan(&with_attachment("invoice.pdf.exe", b"data")),
+        Verdict::Infected {
+            name: "Portcullis.Blocked.DoubleExtension.exe".into()
+        }
+    );
+    let z = zip_of(&[("setup.scr", b"data")]);
+    assert!(matches!(
+        e.scan(&with_attachment("a.zip", &z)),
+        Verdict::Infected { .. }
+    ));
+    let z = zip_of(&[("notes.txt", b"MZ\x90\x00 pretend executable")]);
+    assert_eq!(
+        e.scan(&with_attachment("a.zip", &z)),
+        Verdict::Infected {
+            name: "Portcullis.Blocked.ExecutableInArchive".into()
+        }
+    );
+}
+
+#[test]
+fn name_patterns_from_config() {
+    let cfg = Cfg {
+        blocked_name_patterns: vec!["(?i)^payroll.*\\.docm$".into()],
+        ..Cfg::default()
+    };
+    let e = BuiltinEngine::new(&cfg).unwrap();
+    assert!(matches!(
+        e.scan(&with_attachment("Payroll-2026.docm", b"x")),
+        Verdict::Infected { .. }
+    ));
+}
+
+#[test]
+fn too_many_parts_is_unscannable() {
+    let cfg = Cfg {
+        max_parts: 3,
+        ..Cfg::default()
+    };
+    let e = BuiltinEngine::new(&cfg).unwrap();
+    let mut m = b"Content-Type: multipart/mixed; boundary=B\r\n\r\n".to_vec();
+    for _ in 0..5 {
+        m.extend_from_slice(b"--B\r\nContent-Type: text/plain\r\n\r\nx\r\n");
+    }
+    m.extend_from_slice(b"--B--\r\n");
+    assert!(matches!(e.scan(&m), Verdict::Unscannable { .. }));
+}
+
+#[test]
+fn ambiguous_boundaries_hide_nothing() {
+    // Two boundary parameters: a client may pick either; the payload is behind the second.
+    let m = format!(
+        "Content-Type: multipart/mixed; boundary=\"aa\"; boundary=\"bb\"\r\n\r\n--aa\r\nContent-Type: text/plain\r\n\r\nhello\r\n--aa--\r\n--bb\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--bb--\r\n",
+        b64(signatures::EICAR)
+    );
+    assert!(matches!(
+        engine().scan(m.as_bytes()),
+        Verdict::Infected { .. }
+    ));
+}

@@ -1,0 +1,146 @@
+//! Runs the configured engines over one message and combines their verdicts.
+//!
+//! clamd is fed while the message arrives; the builtin engine and spamd need the whole
+//! message and run when it is complete. The whole scan has one deadline; missing it is a
+//! `Failed` verdict, never a silent pass.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Engine, Scan as Cfg};
+use crate::message::spool::Spool;
+
+use super::Verdict;
+use super::builtin::BuiltinEngine;
+use super::builtin::signatures::SigError;
+use super::clamd::ClamdStream;
+
+#[derive(Debug)]
+pub struct Pipeline {
+    cfg: Cfg,
+    builtin: Option<Arc<BuiltinEngine>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanOutcome {
+    pub verdict: Verdict,
+    pub elapsed: Duration,
+    /// Engines that looked at the message, for logs and the scan header.
+    pub engines: Vec<&'static str>,
+    /// Notes such as "spamd skipped: larger than scan.spamd.max_bytes".
+    pub notes: Vec<String>,
+}
+
+impl Pipeline {
+    pub fn new(cfg: &Cfg) -> Result<Pipeline, SigError> {
+        let builtin = if cfg.engines.contains(&Engine::Builtin) {
+            Some(Arc::new(BuiltinEngine::new(&cfg.builtin)?))
+        } else {
+            None
+        };
+        Ok(Pipeline {
+            cfg: cfg.clone(),
+            builtin,
+        })
+    }
+
+    pub async fn begin(&self) -> MessageScan<'_> {
+        let clamd = if self.cfg.engines.contains(&Engine::Clamd) {
+            Some(ClamdStream::start(&self.cfg.clamd).await)
+        } else {
+            None
+        };
+        MessageScan {
+            pipeline: self,
+            clamd,
+            size: 0,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The scan of one message in progress.
+pub struct MessageScan<'p> {
+    pipeline: &'p Pipeline,
+    clamd: Option<ClamdStream>,
+    size: u64,
+    started: Instant,
+}
+
+impl MessageScan<'_> {
+    pub async fn feed(&mut self, data: &[u8]) {
+        self.size += data.len() as u64;
+        if self.size > self.pipeline.cfg.max_scan_bytes {
+            return;
+        }
+        if let Some(c) = self.clamd.as_mut() {
+            c.feed(data).await;
+        }
+    }
+
+    /// Completes the scan over the spooled message.
+    pub async fn finish(self, spool: &mut Spool) -> ScanOutcome {
+        let cfg = &self.pipeline.cfg;
+        let started = self.started;
+        let mut engines = Vec::new();
+        let mut notes = Vec::new();
+        if self.size > cfg.max_scan_bytes {
+            return ScanOutcome {
+                verdict: Verdict::Unscannable {
+                    why: format!("larger than scan.max_scan_bytes ({})", cfg.max_scan_bytes),
+                },
+                elapsed: started.elapsed(),
+                engines,
+                notes,
+            };
+        }
+        let deadline = Duration::from_secs(cfg.timeout_secs);
+        let work = async {
+            let mut verdict = Verdict::Clean;
+            if let Some(c) = self.clamd {
+                engines.push("clamd");
+                verdict = verdict.combine(c.finish().await);
+            }
+            let bytes = match spool.to_bytes() {
+                Ok(b) => b,
+                Err(e) => {
+                    return verdict.combine(Verdict::Failed {
+                        scanner: "spool".into(),
+                        why: e.to_string(),
+                    });
+                }
+            };
+            if let Some(b) = &self.pipeline.builtin {
+                engines.push("builtin");
+                let v = tokio::task::block_in_place(|| b.scan(&bytes));
+                verdict = verdict.combine(v);
+            }
+            if cfg.engines.contains(&Engine::Spamd) && !matches!(verdict, Verdict::Infected { .. })
+            {
+                match super::spamd::check(&cfg.spamd, &bytes).await {
+                    Some(v) => {
+                        engines.push("spamd");
+                        verdict = verdict.combine(v);
+                    }
+                    None => notes.push(format!(
+                        "spamd skipped: larger than scan.spamd.max_bytes ({})",
+                        cfg.spamd.max_bytes
+                    )),
+                }
+            }
+            verdict
+        };
+        let verdict = match tokio::time::timeout(deadline, work).await {
+            Ok(v) => v,
+            Err(_) => Verdict::Failed {
+                scanner: "pipeline".into(),
+                why: format!("no verdict within scan.timeout_secs ({})", cfg.timeout_secs),
+            },
+        };
+        ScanOutcome {
+            verdict,
+            elapsed: started.elapsed(),
+            engines,
+            notes,
+        }
+    }
+}
