@@ -459,7 +459,9 @@ pub fn summary(head: &[u8]) -> Summary {
 mod tests {
     use super::*;
 
-    fn collect(raw: &[u8]) -> (Result<WalkReport, Problem>, Vec<(Option<String>, Vec<u8>)>) {
+    type Parts = Vec<(Option<String>, Vec<u8>)>;
+
+    fn collect(raw: &[u8]) -> (Result<WalkReport, Problem>, Parts) {
         let mut got = Vec::new();
         let limits = Limits {
             max_parts: 100,
