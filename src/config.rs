@@ -683,9 +683,7 @@ mod tests {
     }
 
     fn errors_of(text: &str) -> Vec<ConfigError> {
-        Config::parse(text)
-            .err()
-            .expect("config should be rejected")
+        Config::parse(text).expect_err("config should be rejected")
     }
 
     #[test]
