@@ -99,7 +99,12 @@ pub async fn run(
     };
     let reason = match s.serve().await {
         Ok(r) => r.to_string(),
-        Err(e) => format!("{e}"),
+        Err(e) => {
+            if e.side() == Side::Client && matches!(e, ProxyError::Protocol { .. }) {
+                s.refuse_client(b"-ERR portcullis: line too long\r\n").await;
+            }
+            format!("{e}")
+        }
     };
     let counts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let summary = format!(
@@ -159,6 +164,22 @@ impl Session<'_> {
             .write_all(data)
             .await
             .map_err(ProxyError::io(Side::Client))
+    }
+
+    /// Ends a session the client broke: tell it why, then drain what it still sends for
+    /// a moment so closing does not reset the connection before the reason arrives.
+    async fn refuse_client(&mut self, reply: &[u8]) {
+        let _ = self.send_client(reply).await;
+        let _ = self.client.shutdown().await;
+        let mut buf = [0u8; 4096];
+        let _ = timeout(Duration::from_secs(1), async {
+            while let Ok(n) = self.client.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {

@@ -1,0 +1,654 @@
+//! POP3 through portcullis on a real network path: client namespace -> gateway namespace
+//! (portcullis + its nftables rules) -> server namespace (dovecot), with real clamd and
+//! spamd where a test needs them.
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use common::*;
+
+/// Python: fetch every message of a mailbox with poplib and write each one, keyed by its
+/// Message-ID, to `<OUT>/<label>-<message-id>.eml`.
+const FETCH_ALL: &str = r#"
+def fetch_all(label, user='alice', pw='alicepw', outdir=None):
+    p = poplib.POP3(HOST, 110, timeout=120)
+    p.user(user); p.pass_(pw)
+    count = len(p.list()[1])
+    for i in range(1, count + 1):
+        resp, lines, octets = p.retr(i)
+        data = b'\r\n'.join(lines) + b'\r\n'
+        mid = 'none'
+        for l in lines:
+            if l.lower().startswith(b'message-id:'):
+                mid = l.split(b'<')[1].split(b'@')[0].decode()
+                break
+        open('%s/%s-%s.eml' % (outdir or OUT, label, mid), 'wb').write(data)
+    p.quit()
+    return count
+"#;
+
+fn fetch_script(t: &Topology, body: &str) -> String {
+    format!(
+        "OUT = {:?}\n{FETCH_ALL}\n{body}",
+        t.dir.path().display().to_string()
+    )
+}
+
+/// The fetched messages with a label, by message id.
+fn fetched(t: &Topology, label: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    for e in fs::read_dir(t.dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(rest) = name.strip_prefix(&format!("{label}-"))
+            && let Some(id) = rest.strip_suffix(".eml")
+        {
+            m.insert(id.to_string(), fs::read(&p).unwrap());
+        }
+    }
+    m
+}
+
+/// Splits off the first header line, which must be our scan header.
+fn strip_scan_header(msg: &[u8]) -> (String, &[u8]) {
+    let eol = msg.iter().position(|&b| b == b'\n').expect("a line") + 1;
+    let first = String::from_utf8_lossy(&msg[..eol]).trim_end().to_string();
+    assert!(
+        first.starts_with("X-Portcullis-Scan: "),
+        "first line is not the scan header: {first:?}"
+    );
+    (first, &msg[eol..])
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    let head = msg.split("\r\n\r\n").next().unwrap_or("");
+    head.split("\r\n")
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+const POP3_LISTENER: &str =
+    "[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n";
+
+#[test]
+fn clean_mail_arrives_byte_identical_over_ipv4_and_ipv6() {
+    let mut t = Topology::new("clean");
+    t.start_dovecot();
+    t.deliver("alice", "1", &tricky_message("dots"));
+    t.deliver(
+        "alice",
+        "2",
+        &with_attachment("pdf", "report.pdf", b"%PDF-1.4 harmless bytes\n"),
+    );
+    t.deliver("alice", "3", &large_message(20 * 1024 * 1024));
+    t.deliver(
+        "alice",
+        "4",
+        b"From: a@example.test\r\nSubject: empty\r\nMessage-ID: <empty@example.test>\r\n\r\n",
+    );
+    let cfg = t.write_config(POP3_LISTENER);
+    t.start_portcullis(&cfg);
+
+    // Direct: from the server's own namespace, no gateway in the way.
+    let server_ns = t.server_ns.clone();
+    t.python_in(
+        &server_ns,
+        "127.0.0.1",
+        &fetch_script(&t, "fetch_all('direct')"),
+    );
+    t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('v4')"));
+    t.python_client(SERVER_V6, &fetch_script(&t, "fetch_all('v6')"));
+    let direct = fetched(&t, "direct");
+    assert_eq!(direct.len(), 4);
+    for label in ["v4", "v6"] {
+        let got = fetched(&t, label);
+        assert_eq!(got.len(), 4, "{label}");
+        for (id, d) in &direct {
+            let (scan, rest) = strip_scan_header(&got[id]);
+            assert!(
+                scan.starts_with(
+                    "X-Portcullis-Scan: clean by portcullis on gw.portcullis.test (builtin)"
+                ),
+                "{scan}"
+            );
+            assert!(
+                rest == d.as_slice(),
+                "{label} {id}: body differs from the direct fetch"
+            );
+        }
+    }
+    assert!(direct["large"].len() > 20 * 1024 * 1024);
+
+    // curl, another real client, on the 20 MB message.
+    let out_direct = t.path("curl-direct.eml").display().to_string();
+    let out_proxy = t.path("curl-proxy.eml").display().to_string();
+    t.ns(
+        &server_ns,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "120",
+            "-u",
+            "alice:alicepw",
+            "pop3://127.0.0.1/3",
+            "-o",
+            &out_direct,
+        ],
+    );
+    let client_ns = t.client_ns.clone();
+    t.ns(
+        &client_ns,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "120",
+            "-u",
+            "alice:alicepw",
+            &format!("pop3://{SERVER_V4}/3"),
+            "-o",
+            &out_proxy,
+        ],
+    );
+    let (d, p) = (
+        fs::read(&out_direct).unwrap(),
+        fs::read(&out_proxy).unwrap(),
+    );
+    let (_, rest) = strip_scan_header(&p);
+    assert!(
+        d.len() > 1000 && rest == d.as_slice(),
+        "curl fetch through portcullis differs"
+    );
+
+    // Session logs tell who, from where, to which server, what.
+    let logs = t.session_logs();
+    assert!(logs.contains(&format!("client={CLIENT_V4}:")), "{logs}");
+    assert!(logs.contains(&format!("server={SERVER_V4}:110")), "{logs}");
+    assert!(
+        logs.contains(&format!("server=[{SERVER_V6}]:110")),
+        "{logs}"
+    );
+    assert!(logs.contains("login ok user=alice"), "{logs}");
+    assert!(logs.contains("verdict=\"clean\" action=Pass"), "{logs}");
+    assert!(logs.contains("reason=\"quit\""), "{logs}");
+    assert!(
+        !logs.contains("alicepw"),
+        "a password reached the session log"
+    );
+    let cfg_s = cfg.display().to_string();
+    let list = t.portcullis(&["sessions", "list", "--config", &cfg_s]);
+    assert!(list.status.success());
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(
+        list.lines().filter(|l| !l.starts_with(' ')).count(),
+        3,
+        "{list}"
+    );
+}
+
+#[test]
+fn infected_mail_is_replaced_quarantined_and_only_deleted_once_kept() {
+    let mut t = Topology::new("virus");
+    t.start_dovecot();
+    let sock = t.start_clamd();
+    let zip = zip_of(
+        &t,
+        &[("readme.txt", b"hello"), ("eicar.com", EICAR.as_bytes())],
+    );
+    t.deliver("alice", "1", format!("From: x@example.test\r\nSubject: plain\r\nMessage-ID: <plain@example.test>\r\n\r\n{EICAR}\r\n").as_bytes());
+    t.deliver(
+        "alice",
+        "2",
+        &with_attachment("b64", "eicar.com.txt", EICAR.as_bytes()),
+    );
+    t.deliver("alice", "3", &with_attachment("zipped", "files.zip", &zip));
+    t.deliver("alice", "4", format!("From: x@example.test\r\nSubject: marker\r\nMessage-ID: <marker@example.test>\r\n\r\nbody {CLAMD_ONLY_MARKER}\r\n").as_bytes());
+    t.deliver("alice", "5", &tricky_message("clean"));
+    let cfg = t.write_config(&format!(
+        "[scan]\nengines = [\"builtin\", \"clamd\"]\n[scan.clamd]\naddress = \"unix:{}\"\nmax_stream_bytes = 90000000\n{POP3_LISTENER}",
+        sock.display()
+    ));
+    t.start_portcullis(&cfg);
+    let server_ns = t.server_ns.clone();
+    t.python_in(
+        &server_ns,
+        "127.0.0.1",
+        &fetch_script(&t, "fetch_all('direct')"),
+    );
+    t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('proxy')"));
+    let direct = fetched(&t, "direct");
+    let got = fetched(&t, "proxy");
+    assert_eq!(got.len(), 5);
+
+    for id in ["plain", "b64", "zipped", "marker"] {
+        let m = String::from_utf8_lossy(&got[id]).to_string();
+        assert!(
+            !m.contains(EICAR) && !m.contains(CLAMD_ONLY_MARKER),
+            "{id}: infected content reached the client"
+        );
+        assert!(
+            header(&m, "X-Portcullis-Scan")
+                .unwrap()
+                .starts_with("infected ("),
+            "{id}: {m}"
+        );
+        assert_eq!(
+            header(&m, "Subject"),
+            Some(format!("[removed by mail gateway] {id}").as_str())
+        );
+        assert_eq!(
+            header(&m, "Message-ID"),
+            Some(format!("<{id}@example.test>").as_str())
+        );
+        assert!(m.contains("kept in quarantine as "), "{id}: {m}");
+    }
+    let marker = String::from_utf8_lossy(&got["marker"]).to_string();
+    assert!(
+        marker.contains("Portcullis.Test.ClamdOnly"),
+        "clamd's detection is named: {marker}"
+    );
+    let (_, rest) = strip_scan_header(&got["clean"]);
+    assert!(rest == direct["clean"].as_slice());
+
+    // Quarantine holds the four originals, byte for byte as the server sent them.
+    let cfg_s = cfg.display().to_string();
+    let list = t.portcullis(&["quarantine", "list", "--config", &cfg_s]);
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert_eq!(list.lines().count(), 4, "{list}");
+    for line in list.lines() {
+        let qid = line.split_whitespace().next().unwrap();
+        let out = t.path(&format!("released-{qid}.eml"));
+        let r = t.portcullis(&[
+            "quarantine",
+            "release",
+            qid,
+            "--out",
+            &out.display().to_string(),
+            "--config",
+            &cfg_s,
+        ]);
+        assert!(r.status.success());
+        let original = fs::read(&out).unwrap();
+        assert!(
+            direct.values().any(|d| *d == original),
+            "quarantined bytes differ from the server's: {qid}"
+        );
+        let show = t.portcullis(&["quarantine", "show", qid, "--config", &cfg_s]);
+        let show = String::from_utf8_lossy(&show.stdout).to_string();
+        assert!(
+            show.contains("\"user\": \"alice\"") && show.contains("\"released\": true"),
+            "{show}"
+        );
+    }
+
+    // DELE of a replaced message goes upstream (the original is quarantined) and QUIT commits it.
+    assert_eq!(t.mailbox_count("alice"), 5);
+    t.python_client(
+        SERVER_V4,
+        r#"
+p = poplib.POP3(HOST, 110, timeout=60)
+p.user('alice'); p.pass_('alicepw')
+lines = p.retr(1)[1]
+assert any(b'removed by mail gateway' in l for l in lines), lines
+p.dele(1)
+p.quit()
+"#,
+    );
+    assert_eq!(t.mailbox_count("alice"), 4);
+
+    // A client that vanishes without QUIT never commits a deletion: no QUIT is sent upstream.
+    t.python_client(
+        SERVER_V4,
+        r#"
+p = poplib.POP3(HOST, 110, timeout=60)
+p.user('alice'); p.pass_('alicepw')
+p.dele(1)
+p.sock.close()
+"#,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(t.mailbox_count("alice"), 4);
+
+    // When the quarantine cannot store the original, DELE stays local and the mail stays.
+    let qtmp = t.path("quarantine/tmp");
+    fs::remove_dir_all(&qtmp).unwrap();
+    fs::write(&qtmp, b"not a directory").unwrap();
+    let reply = t.python_client(
+        SERVER_V4,
+        r#"
+p = poplib.POP3(HOST, 110, timeout=60)
+p.user('alice'); p.pass_('alicepw')
+infected = [i for i in range(1, 5) if any(b'removed by mail gateway' in l for l in p.retr(i)[1])]
+try:
+    p.dele(infected[0])
+    out.write(b'DELE accepted')
+except poplib.error_proto as e:
+    out.write(str(e).encode())
+p.quit()
+"#,
+    );
+    let reply = String::from_utf8_lossy(&reply).to_string();
+    assert!(
+        reply.contains("-ERR") && reply.contains("kept on the server"),
+        "{reply}"
+    );
+    assert_eq!(t.mailbox_count("alice"), 4);
+    assert!(
+        t.session_logs()
+            .contains("refused: replaced but original not quarantined")
+    );
+}
+
+#[test]
+fn spamd_verdict_tags_spam_and_removes_forged_headers() {
+    let mut t = Topology::new("spam");
+    t.start_dovecot();
+    t.start_spamd();
+    t.deliver(
+        "alice",
+        "1",
+        format!("From: x@example.test\r\nTo: alice@example.test\r\nSubject: cheap stuff\r\nMessage-ID: <gtube@example.test>\r\nX-Spam-Flag: NO\r\nX-Spam-Status: No, forged\r\n\r\n{GTUBE}\r\n").as_bytes(),
+    );
+    t.deliver("alice", "2", &tricky_message("ham"));
+    let cfg = t.write_config(&format!("[scan]\nengines = [\"spamd\"]\n{POP3_LISTENER}"));
+    t.start_portcullis(&cfg);
+    let server_ns = t.server_ns.clone();
+    t.python_in(
+        &server_ns,
+        "127.0.0.1",
+        &fetch_script(&t, "fetch_all('direct')"),
+    );
+    t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('proxy')"));
+    let got = fetched(&t, "proxy");
+    let spam = String::from_utf8_lossy(&got["gtube"]).to_string();
+    assert_eq!(
+        header(&spam, "Subject"),
+        Some("[SPAM] cheap stuff"),
+        "{spam}"
+    );
+    assert_eq!(header(&spam, "X-Spam-Flag"), Some("YES"));
+    let score: f64 = header(&spam, "X-Spam-Score").unwrap().parse().unwrap();
+    assert!(score >= 1000.0, "GTUBE scores at least 1000: {score}");
+    assert!(
+        !spam.contains("forged") && !spam.contains("X-Spam-Flag: NO"),
+        "forged headers survived: {spam}"
+    );
+    assert!(spam.contains(GTUBE), "tagged spam keeps its body");
+    let (scan, rest) = strip_scan_header(&got["ham"]);
+    assert!(scan.contains("clean") && scan.contains("(spamd)"), "{scan}");
+    assert!(rest == fetched(&t, "direct")["ham"].as_slice());
+}
+
+#[test]
+fn scanner_failure_and_oversize_get_their_configured_actions() {
+    let mut t = Topology::new("fail");
+    t.start_dovecot();
+    let sock = t.start_clamd();
+    t.deliver("alice", "1", &tricky_message("small"));
+    t.deliver("alice", "2", &large_message(300 * 1024));
+    let cfg = t.write_config(&format!(
+        "[scan]\nengines = [\"clamd\"]\nmax_scan_bytes = 200000\n[scan.clamd]\naddress = \"unix:{}\"\ntimeout_secs = 5\n[policy.download]\nfailed = \"tag\"\nunscannable = \"replace\"\n{POP3_LISTENER}",
+        sock.display()
+    ));
+    t.start_portcullis(&cfg);
+    t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('up')"));
+    let up = fetched(&t, "up");
+    let small = String::from_utf8_lossy(&up["small"]).to_string();
+    assert!(
+        header(&small, "X-Portcullis-Scan")
+            .unwrap()
+            .starts_with("clean"),
+        "{small}"
+    );
+    let large = String::from_utf8_lossy(&up["large"]).to_string();
+    assert!(
+        header(&large, "X-Portcullis-Scan")
+            .unwrap()
+            .starts_with("unscannable (larger than scan.max_scan_bytes"),
+        "{large}"
+    );
+    assert!(
+        !large.contains("quick brown fox"),
+        "oversize mail was delivered although policy replaces it"
+    );
+
+    // clamd goes away: every message is now "failed", and policy says tag.
+    let clamd = (0..).find(|&i| t.proc(i).name == "clamd").unwrap();
+    t.proc(clamd).stop();
+    t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('down')"));
+    let down = fetched(&t, "down");
+    let small = String::from_utf8_lossy(&down["small"]).to_string();
+    assert!(
+        header(&small, "X-Portcullis-Scan")
+            .unwrap()
+            .starts_with("scan failed (clamd: connect"),
+        "{small}"
+    );
+    assert_eq!(header(&small, "Subject"), Some("[UNSCANNED] small"));
+    assert!(t.session_logs().contains("verdict=\"scan failed (clamd:"));
+}
+
+#[test]
+fn starttls_passthrough_is_spliced_and_logged_and_strip_hides_it() {
+    let mut t = Topology::new("tls");
+    t.start_dovecot();
+    t.deliver("alice", "1", &tricky_message("tls"));
+    let cfg = t.write_config(&format!(
+        "{POP3_LISTENER}\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10111\"\nupstream = \"{SERVER_V4}:110\"\nstarttls = \"strip\"\n"
+    ));
+    t.start_portcullis(&cfg);
+    let capa = |host: &str, port: u16| {
+        t.python_client(host, &format!(
+            "p = poplib.POP3(HOST, {port}, timeout=30)\nout.write(' '.join(sorted(p.capa().keys())).encode())\np.quit()\n"
+        ))
+    };
+    let transparent = String::from_utf8_lossy(&capa(SERVER_V4, 110)).to_string();
+    assert!(
+        transparent.contains("STLS") && transparent.contains("UIDL"),
+        "{transparent}"
+    );
+    let fixed = String::from_utf8_lossy(&capa(GW_LAN_V4, 10111)).to_string();
+    assert!(!fixed.contains("STLS") && fixed.contains("UIDL"), "{fixed}");
+
+    // A real TLS client verifies the real server's certificate end to end.
+    let ca = t.path("tls/ca.crt").display().to_string();
+    let out = t.path("tls-fetch.eml").display().to_string();
+    let client_ns = t.client_ns.clone();
+    t.ns(
+        &client_ns,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "30",
+            "--ssl-reqd",
+            "--cacert",
+            &ca,
+            "-u",
+            "alice:alicepw",
+            &format!("pop3://{SERVER_V4}/1"),
+            "-o",
+            &out,
+        ],
+    );
+    let fetched_tls = fs::read(&out).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&fetched_tls).contains("last line"),
+        "TLS fetch: {:?}\n{}\n{}",
+        String::from_utf8_lossy(&fetched_tls),
+        t.session_logs(),
+        t.log_of("portcullis")
+    );
+    assert!(
+        t.session_logs()
+            .contains("NOT SCANNED (starttls = passthrough)")
+    );
+
+    // Through the strip listener STLS is refused and mail is scanned in the clear.
+    let r = t.python_client(
+        GW_LAN_V4,
+        r#"
+p = poplib.POP3(HOST, 10111, timeout=30)
+try:
+    p.stls()
+    out.write(b'STLS accepted')
+except poplib.error_proto as e:
+    out.write(b'refused: ' + str(e).encode())
+p.user('alice'); p.pass_('alicepw')
+out.write(b'\n' + p.retr(1)[1][0])
+p.quit()
+"#,
+    );
+    let r = String::from_utf8_lossy(&r).to_string();
+    assert!(
+        r.starts_with("refused:") && r.contains("X-Portcullis-Scan: clean"),
+        "{r}"
+    );
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_pipelined_answers_stay_in_order() {
+    let mut t = Topology::new("abuse");
+    t.start_dovecot();
+    t.deliver("alice", "1", &tricky_message("one"));
+    t.deliver("alice", "2", &tricky_message("two"));
+    let cfg = t.write_config(&format!("[limits]\nmax_line_bytes = 1024\n{POP3_LISTENER}"));
+    t.start_portcullis(&cfg);
+    let r = t.python_client(SERVER_V4, r#"
+def session(payload, wait_for):
+    s = socket.create_connection((HOST, 110), timeout=20)
+    data = s.recv(4096)
+    s.sendall(payload)
+    while wait_for not in data:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data
+
+# Pipelined: everything in one segment, answers must come back in order.
+d = session(b'USER alice\r\nPASS alicepw\r\nSTAT\r\nRETR 1\r\nXTND XMIT\r\nNOOP\r\nQUIT\r\n', b'+OK Logging out')
+out.write(d)
+out.write(b'\n=====\n')
+# An overlong command line ends the session with an error, nothing is relayed.
+d = session(b'USER ' + b'a' * 5000 + b'\r\n', b'\x00never')
+out.write(d)
+"#);
+    let r = String::from_utf8_lossy(&r).to_string();
+    let (pipelined, overlong) = r.split_once("\n=====\n").unwrap();
+    let order: Vec<&str> = pipelined
+        .split("\r\n")
+        .filter(|l| l.starts_with("+OK") || l.starts_with("-ERR"))
+        .collect();
+    assert_eq!(order.len(), 8, "{pipelined}");
+    assert!(order[3].starts_with("+OK 2 "), "STAT: {order:?}");
+    assert!(
+        order[5].starts_with("-ERR portcullis: command not supported"),
+        "{order:?}"
+    );
+    assert!(
+        order[6].starts_with("+OK"),
+        "NOOP after the refused command: {order:?}"
+    );
+    assert!(
+        pipelined.contains("X-Portcullis-Scan: clean") && pipelined.contains("\r\n...two dots\r\n"),
+        "{pipelined}"
+    );
+    assert!(
+        overlong.contains("-ERR portcullis: line too long"),
+        "{overlong}"
+    );
+    assert!(
+        !overlong.contains("-ERR [AUTH]"),
+        "the overlong line reached the server: {overlong}"
+    );
+    assert!(
+        t.session_logs()
+            .contains("longer than limits.max_line_bytes (1024)")
+    );
+
+    // Loop guard: a connection straight to the listener (not redirected) is refused.
+    let direct = t.python_client(
+        GW_LAN_V4,
+        r#"
+s = socket.create_connection((HOST, 10110), timeout=10)
+out.write(s.recv(100) or b'closed')
+"#,
+    );
+    assert_eq!(direct, b"closed");
+    assert!(t.log_of("portcullis").contains("loop guard"));
+}
+
+#[test]
+fn twenty_concurrent_clients_each_get_their_own_mail_intact() {
+    let mut t = Topology::new("conc");
+    t.start_dovecot();
+    t.deliver("alice", "1", &tricky_message("a"));
+    t.deliver("alice", "2", &large_message(2 * 1024 * 1024));
+    t.deliver("bob", "1", &tricky_message("b"));
+    let cfg = t.write_config(POP3_LISTENER);
+    t.start_portcullis(&cfg);
+    let server_ns = t.server_ns.clone();
+    t.python_in(
+        &server_ns,
+        "127.0.0.1",
+        &fetch_script(
+            &t,
+            "fetch_all('direct-alice')\nfetch_all('direct-bob', user='bob', pw='bobpw')",
+        ),
+    );
+    fs::create_dir_all(t.path("conc")).unwrap();
+    let conc = t.path("conc").display().to_string();
+    t.python_client(
+        SERVER_V4,
+        &fetch_script(
+            &t,
+            &format!(
+                r#"
+errors = []
+def worker(i):
+    try:
+        if i % 2:
+            fetch_all('c%d' % i, outdir={conc:?})
+        else:
+            fetch_all('c%d' % i, user='bob', pw='bobpw', outdir={conc:?})
+    except Exception as e:
+        errors.append(repr(e))
+ts = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+[x.start() for x in ts]
+[x.join() for x in ts]
+assert not errors, errors
+"#
+            ),
+        ),
+    );
+    let alice = fetched(&t, "direct-alice");
+    let bob = fetched(&t, "direct-bob");
+    let mut n = 0;
+    for e in fs::read_dir(t.path("conc")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        let id = name
+            .split_once('-')
+            .unwrap()
+            .1
+            .trim_end_matches(".eml")
+            .to_string();
+        let expected = alice.get(&id).or_else(|| bob.get(&id)).unwrap();
+        let data = fs::read(&p).unwrap();
+        let (_, rest) = strip_scan_header(&data);
+        assert!(rest == expected.as_slice(), "{name} differs");
+        n += 1;
+    }
+    assert_eq!(n, 10 * 2 + 10);
+    assert_eq!(t.session_logs().matches("reason=\"quit\"").count(), 20);
+}
