@@ -28,10 +28,8 @@ pub const CLAMD_ONLY_MARKER: &str = "PORTCULLIS-TEST-CLAMD-ONLY-MARKER-5d1e";
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    out
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 pub fn sh(args: &[&str]) {
@@ -723,7 +721,7 @@ pub fn large_message(size: usize) -> Vec<u8> {
     let mut m = b"From: big@example.test\r\nTo: alice@example.test\r\nSubject: large\r\nMessage-ID: <large@example.test>\r\n\r\n".to_vec();
     let mut i = 0u64;
     while m.len() < size {
-        if i % 97 == 0 {
+        if i.is_multiple_of(97) {
             m.extend_from_slice(b".dot-led line\r\n");
         }
         m.extend_from_slice(
