@@ -43,7 +43,7 @@ impl Default for General {
     fn default() -> Self {
         General {
             session_log_dir: PathBuf::from("/var/log/portcullis/sessions"),
-            spool_dir: PathBuf::from("/var/spool/portcullis"),
+            spool_dir: PathBuf::from("/var/lib/portcullis/spool"),
             log_format: LogFormat::Json,
             hostname: "portcullis".into(),
         }

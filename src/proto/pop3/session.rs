@@ -803,7 +803,12 @@ impl Session<'_> {
         scan_header: &str,
     ) -> Vec<u8> {
         let cfg = &self.shared.cfg;
-        let sum = mime::summary(head);
+        let mut sum = mime::summary(head);
+        for v in [&mut sum.from, &mut sum.to, &mut sum.subject, &mut sum.date] {
+            if v.is_empty() {
+                *v = "(none)".into();
+            }
+        }
         let qtext = qid
             .map(|q| q.to_string())
             .unwrap_or_else(|| "(none: the original was left on the mail server)".into());
