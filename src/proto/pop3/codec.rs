@@ -4,7 +4,7 @@
 //! '.', and the block ends with a line holding only '.'. `Unstuffer` recovers the message
 //! for scanning; `Stuffer` re-encodes what the proxy sends to the client.
 
-use super::super::lines::trim_eol;
+use super::super::lines::{LineBuffer, LineTooLong, trim_eol};
 
 /// Commands the proxy knows how to frame. Anything else is refused: without knowing
 /// whether the answer is one line or a block, the proxy could not keep the stream in step,
@@ -283,6 +283,50 @@ impl Stuffer {
     }
 }
 
+/// Decodes what the server sends: status and listing lines, and dot-stuffed message
+/// blocks, from bytes pushed in as they arrive. The driver says which to expect next
+/// (it knows the command); everything after the current answer stays buffered, so
+/// pipelined answers are never mixed up.
+#[derive(Debug)]
+pub struct ResponseDecoder {
+    lines: LineBuffer,
+    unstuffer: Unstuffer,
+}
+
+impl ResponseDecoder {
+    pub fn new(max_line: usize) -> Self {
+        ResponseDecoder {
+            lines: LineBuffer::new(max_line),
+            unstuffer: Unstuffer::default(),
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        self.lines.push(data);
+    }
+
+    /// The next whole line (status line, or a line of a listing), if it has arrived.
+    pub fn line(&mut self) -> Result<Option<&[u8]>, LineTooLong> {
+        self.lines.next_line()
+    }
+
+    /// Decodes the message block that follows a positive RETR/TOP status line: appends
+    /// the un-stuffed bytes received so far to `out`, and returns true once the
+    /// terminating line was consumed.
+    pub fn block(&mut self, out: &mut Vec<u8>) -> bool {
+        let pending = self.lines.pending();
+        let end = self.unstuffer.feed(pending, |d| out.extend_from_slice(d));
+        let used = end.unwrap_or(pending.len());
+        self.lines.consume(used);
+        end.is_some()
+    }
+
+    /// Whatever arrived and was not decoded (for discarding at STLS).
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        self.lines.take_pending()
+    }
+}
+
 /// CAPA lines the proxy can honour. Anything else (unknown extensions, SASL mechanisms
 /// the proxy cannot follow) is removed, so the client never switches to something opaque.
 pub fn capa_allowed(line: &[u8], allow_stls: bool) -> bool {
@@ -408,6 +452,100 @@ mod tests {
         s.feed(b"no newline", &mut out);
         s.finish(&mut out);
         assert_eq!(out, b"no newline\r\n.\r\n");
+    }
+
+    /// What the driver sees of a server's answers, given the commands it sent.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Line(Vec<u8>),
+        Block(Vec<u8>),
+    }
+
+    /// Runs a server transcript through the decoder as the driver does: a status line per
+    /// command, then a block for RETR/TOP or listing lines for LIST/UIDL/CAPA.
+    fn decode(chunks: &[&[u8]], commands: &[&str]) -> Vec<Seen> {
+        let mut dec = ResponseDecoder::new(512);
+        let mut seen = Vec::new();
+        let mut chunks = chunks.iter();
+        let mut feed = |dec: &mut ResponseDecoder| match chunks.next() {
+            Some(c) => {
+                dec.push(c);
+                true
+            }
+            None => false,
+        };
+        let next_line =
+            |dec: &mut ResponseDecoder, feed: &mut dyn FnMut(&mut ResponseDecoder) -> bool| loop {
+                if let Some(l) = dec.line().unwrap() {
+                    return Some(l.to_vec());
+                }
+                if !feed(dec) {
+                    return None;
+                }
+            };
+        for cmd in commands {
+            let c = Command::parse(format!("{cmd}\r\n").as_bytes()).unwrap();
+            let status = next_line(&mut dec, &mut feed).unwrap();
+            let ok = parse_status(&status) == Some(Status::Ok);
+            seen.push(Seen::Line(status));
+            if !(ok && c.multiline_answer()) {
+                continue;
+            }
+            if matches!(c.verb, Verb::Retr | Verb::Top) {
+                let mut body = Vec::new();
+                while !dec.block(&mut body) {
+                    assert!(feed(&mut dec), "transcript ended inside a block");
+                }
+                seen.push(Seen::Block(body));
+            } else {
+                loop {
+                    let l = next_line(&mut dec, &mut feed).unwrap();
+                    let end = trim_eol(&l) == b".";
+                    seen.push(Seen::Line(l));
+                    if end {
+                        break;
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    const SERVER: &[u8] = b"+OK Dovecot ready.\r\n+OK\r\n+OK Logged in.\r\n+OK 2 320\r\n+OK 2 messages:\r\n1 120\r\n2 200\r\n.\r\n+OK 120 octets\r\nSubject: a\r\n\r\n..dot\r\n.\r\n+OK\r\nSubject: b\r\n\r\n.\r\n-ERR no such message\r\n+OK Logging out.\r\n";
+    const COMMANDS: &[&str] = &[
+        "NOOP",
+        "USER alice",
+        "PASS x",
+        "STAT",
+        "LIST",
+        "RETR 1",
+        "TOP 2 0",
+        "RETR 9",
+        "QUIT",
+    ];
+
+    #[test]
+    fn session_transcript_decodes_into_answers() {
+        let seen = decode(&[SERVER], COMMANDS);
+        assert_eq!(seen.len(), 14);
+        assert_eq!(seen[6], Seen::Line(b"2 200\r\n".to_vec()));
+        assert_eq!(seen[9], Seen::Block(b"Subject: a\r\n\r\n.dot\r\n".to_vec()));
+        assert_eq!(seen[11], Seen::Block(b"Subject: b\r\n\r\n".to_vec()));
+        assert_eq!(seen[12], Seen::Line(b"-ERR no such message\r\n".to_vec()));
+    }
+
+    #[test]
+    fn the_same_session_split_at_every_boundary_decodes_the_same() {
+        let whole = decode(&[SERVER], COMMANDS);
+        for i in 1..SERVER.len() {
+            assert_eq!(
+                decode(&[&SERVER[..i], &SERVER[i..]], COMMANDS),
+                whole,
+                "split at {i}"
+            );
+        }
+        let bytes: Vec<&[u8]> = SERVER.chunks(1).collect();
+        assert_eq!(decode(&bytes, COMMANDS), whole, "one byte at a time");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::quarantine::Record;
 use crate::scan::{Verdict, policy};
 use crate::session_log::SessionLog;
 
-use super::codec::{self, Command, CommandError, Status, Stuffer, Unstuffer, Verb};
+use super::codec::{self, Command, CommandError, ResponseDecoder, Status, Stuffer, Verb};
 
 const READ_CHUNK: usize = 64 * 1024;
 /// Headers a sender might forge to fool the client about our verdict.
@@ -79,7 +79,7 @@ pub async fn run(
         client,
         server,
         cbuf: LineBuffer::new(cfg.limits.max_line_bytes),
-        sbuf: LineBuffer::new(cfg.limits.max_line_bytes),
+        sdec: ResponseDecoder::new(cfg.limits.max_line_bytes),
         shared,
         lcfg,
         log,
@@ -124,7 +124,7 @@ struct Session<'a> {
     client: TcpStream,
     server: TcpStream,
     cbuf: LineBuffer,
-    sbuf: LineBuffer,
+    sdec: ResponseDecoder,
     shared: &'a Shared,
     lcfg: &'a Listener,
     log: SessionLog,
@@ -244,7 +244,7 @@ impl Session<'_> {
     async fn server_line(&mut self) -> Result<Vec<u8>, ProxyError> {
         let mut buf = [0u8; 4096];
         loop {
-            match self.sbuf.next_line() {
+            match self.sdec.line() {
                 Ok(Some(l)) => return Ok(l.to_vec()),
                 Ok(None) => {}
                 Err(e) => {
@@ -255,7 +255,7 @@ impl Session<'_> {
                 }
             }
             let n = self.server_read(&mut buf).await?;
-            self.sbuf.push(&buf[..n]);
+            self.sdec.push(&buf[..n]);
         }
     }
 
@@ -500,7 +500,7 @@ impl Session<'_> {
     /// injection.
     async fn splice_tls(&mut self, ok: &[u8]) -> Result<&'static str, ProxyError> {
         let injected_c = self.cbuf.take_pending().len();
-        let injected_s = self.sbuf.take_pending().len();
+        let injected_s = self.sdec.take_pending().len();
         if injected_c + injected_s > 0 {
             self.log.event(
                 "stls",
@@ -544,15 +544,13 @@ impl Session<'_> {
         let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
         let pipeline = &shared.pipeline;
         let mut scan = pipeline.begin().await;
-        let mut unstuffer = Unstuffer::default();
         let mut overflow = false;
         let mut out = Vec::with_capacity(READ_CHUNK);
-        let mut input = self.sbuf.take_pending();
         let mut buf = vec![0u8; READ_CHUNK];
         let mut spool_err: Option<std::io::Error> = None;
         loop {
             out.clear();
-            let end = unstuffer.feed(&input, |d| out.extend_from_slice(d));
+            let ended = self.sdec.block(&mut out);
             if !out.is_empty() {
                 if spool.len() + out.len() as u64 > max_msg {
                     overflow = true;
@@ -564,8 +562,7 @@ impl Session<'_> {
                     scan.feed(&out).await;
                 }
             }
-            if let Some(used) = end {
-                self.sbuf.push(&input[used..]);
+            if ended {
                 break;
             }
             // Wait for more of the answer, comforting the client meanwhile.
@@ -588,8 +585,7 @@ impl Session<'_> {
                 }
             };
             self.bytes_from_server += n as u64;
-            input.clear();
-            input.extend_from_slice(&buf[..n]);
+            self.sdec.push(&buf[..n]);
         }
 
         // The whole answer is in; decide.
