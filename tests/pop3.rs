@@ -517,7 +517,9 @@ fn bad_input_gets_clear_errors_and_pipelined_answers_stay_in_order() {
     t.start_dovecot();
     t.deliver("alice", "1", &tricky_message("one"));
     t.deliver("alice", "2", &tricky_message("two"));
-    let cfg = t.write_config(&format!("[limits]\nmax_line_bytes = 1024\n{POP3_LISTENER}"));
+    let cfg = t.write_config(&format!(
+        "[limits]\nmax_line_bytes = 1024\nmax_connections_per_client = 2\n{POP3_LISTENER}"
+    ));
     t.start_portcullis(&cfg);
     let r = t.python_client(SERVER_V4, r#"
 def session(payload, wait_for):
@@ -574,6 +576,29 @@ out.write(d)
     assert!(
         t.session_logs()
             .contains("longer than limits.max_line_bytes (1024)")
+    );
+
+    // Per-client connection limit: the third concurrent session is told to come back later.
+    let r = t.python_client(
+        SERVER_V4,
+        r#"
+held = [socket.create_connection((HOST, 110), timeout=10) for _ in range(2)]
+for h in held:
+    assert h.recv(100).startswith(b'+OK'), 'greeting'
+third = socket.create_connection((HOST, 110), timeout=10)
+out.write(third.recv(200))
+for h in held:
+    h.sendall(b'QUIT\r\n'); h.recv(100); h.close()
+"#,
+    );
+    let r = String::from_utf8_lossy(&r).to_string();
+    assert!(
+        r.starts_with("-ERR [SYS/TEMP]") && r.contains("too many connections"),
+        "{r}"
+    );
+    assert!(
+        t.log_of("portcullis")
+            .contains("limits.max_connections_per_client reached")
     );
 
     // Loop guard: a connection straight to the listener (not redirected) is refused.
@@ -651,4 +676,64 @@ assert not errors, errors
     }
     assert_eq!(n, 10 * 2 + 10);
     assert_eq!(t.session_logs().matches("reason=\"quit\"").count(), 20);
+}
+
+#[test]
+fn a_client_waiting_on_a_slow_link_is_kept_alive_with_proxy_made_lines_only() {
+    let mut t = Topology::new("slow");
+    t.start_dovecot();
+    t.deliver("alice", "1", &large_message(1536 * 1024));
+    let mut infected = large_message(1536 * 1024);
+    infected.extend_from_slice(format!("{EICAR}\r\n").as_bytes());
+    let infected = String::from_utf8_lossy(&infected)
+        .replace("<large@", "<slowvirus@")
+        .into_bytes();
+    t.deliver("alice", "2", &infected);
+    let cfg = t.write_config(&format!("[limits]\nkeepalive_secs = 1\n{POP3_LISTENER}"));
+    t.start_portcullis(&cfg);
+    let server_ns = t.server_ns.clone();
+    t.python_in(
+        &server_ns,
+        "127.0.0.1",
+        &fetch_script(&t, "fetch_all('direct')"),
+    );
+    // About 3 s per message over this link: the proxy must comfort the client meanwhile.
+    t.slow_server_link("4mbit");
+    t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('slow')"));
+    let got = fetched(&t, "slow");
+    let direct = fetched(&t, "direct");
+    for (id, verdict) in [("large", "clean"), ("slowvirus", "infected")] {
+        let msg = &got[id];
+        let mut rest: &[u8] = msg;
+        let mut progress = 0;
+        while let Some(r) = rest.strip_prefix(b"X-Portcullis-Progress: scanning\r\n".as_slice()) {
+            progress += 1;
+            rest = r;
+        }
+        assert!(
+            progress >= 1,
+            "{id}: no keep-alive lines before the verdict"
+        );
+        let (scan, body) = strip_scan_header(rest);
+        assert!(
+            scan.starts_with(&format!("X-Portcullis-Scan: {verdict}")),
+            "{id}: {scan}"
+        );
+        if verdict == "clean" {
+            assert!(
+                body == direct[id].as_slice(),
+                "{id}: body differs after keep-alive lines"
+            );
+        } else {
+            let text = String::from_utf8_lossy(body);
+            assert!(
+                !text.contains("quick brown fox") && !text.contains(EICAR),
+                "original content reached the client"
+            );
+            assert!(
+                text.contains("Subject: [removed by mail gateway] large"),
+                "{text}"
+            );
+        }
+    }
 }

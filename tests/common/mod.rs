@@ -312,6 +312,20 @@ impl Topology {
         fs::read_to_string(self.path(&format!("{name}.out"))).unwrap_or_default()
     }
 
+    /// Limits what the server sends towards the gateway to `rate` (tc tbf), like a slow
+    /// internet link behind a fast LAN.
+    pub fn slow_server_link(&self, rate: &str) {
+        let dev = format!("pc{}sv", self.tag);
+        let ns = self.server_ns.clone();
+        self.ns(
+            &ns,
+            &[
+                "tc", "qdisc", "add", "dev", &dev, "root", "tbf", "rate", rate, "burst", "32kbit",
+                "latency", "400ms",
+            ],
+        );
+    }
+
     /// Waits until a TCP port accepts connections from inside `ns`.
     pub fn wait_tcp(&self, ns: &str, host: &str, port: u16) {
         let script = format!(
