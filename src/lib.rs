@@ -17,3 +17,4 @@ pub mod proto;
 pub mod quarantine;
 pub mod scan;
 pub mod session_log;
+pub mod withheld;

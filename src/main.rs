@@ -12,6 +12,7 @@ use portcullis::ids::{QuarantineId, SessionId};
 use portcullis::net::listener::{self, Shared};
 use portcullis::quarantine::Quarantine;
 use portcullis::scan::Pipeline;
+use portcullis::withheld::Withheld;
 use portcullis::{nft, session_log};
 
 #[derive(Parser)]
@@ -301,6 +302,15 @@ fn run(cfg: Config) -> ExitCode {
             ));
         }
     };
+    let withheld = match Withheld::open(&cfg.quarantine.dir.join("withheld")) {
+        Ok(w) => w,
+        Err(e) => {
+            return fail(format!(
+                "quarantine.dir = {}: cannot create withheld/ ({e})",
+                cfg.quarantine.dir.display()
+            ));
+        }
+    };
     let pipeline = match Pipeline::new(&cfg.scan) {
         Ok(p) => p,
         Err(e) => return fail(format!("scan.builtin.signature_dir: {e}")),
@@ -320,7 +330,7 @@ fn run(cfg: Config) -> ExitCode {
         Err(e) => return fail(format!("local: cannot start runtime: {e}")),
     };
     rt.block_on(async move {
-        let shared = Arc::new(Shared::new(cfg, pipeline, quarantine, notice));
+        let shared = Arc::new(Shared::new(cfg, pipeline, quarantine, withheld, notice));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         for l in &shared.cfg.listeners {

@@ -330,6 +330,7 @@ try:
 except poplib.error_proto as e:
     out.write(str(e).encode())
 p.quit()
+out.write(b'\n%d' % infected[1])
 "#,
     );
     let reply = String::from_utf8_lossy(&reply).to_string();
@@ -342,6 +343,28 @@ p.quit()
         t.session_logs()
             .contains("refused: replaced but original not quarantined")
     );
+
+    // A later session, as a leave-on-server client days afterwards: DELE without RETR is
+    // still refused for a message whose original never reached the quarantine.
+    let second = reply.rsplit('\n').next().unwrap().to_string();
+    let later = t.python_client(
+        SERVER_V4,
+        &format!(
+            r#"
+p = poplib.POP3(HOST, 110, timeout=60)
+p.user('alice'); p.pass_('alicepw')
+try:
+    p.dele({second})
+    out.write(b'DELE accepted')
+except poplib.error_proto as e:
+    out.write(str(e).encode())
+p.quit()
+"#
+        ),
+    );
+    let later = String::from_utf8_lossy(&later).to_string();
+    assert!(later.contains("kept on the server"), "{later}");
+    assert_eq!(t.mailbox_count("alice"), 4);
 }
 
 #[test]
@@ -391,8 +414,10 @@ fn scanner_failure_and_oversize_get_their_configured_actions() {
     let sock = t.start_clamd();
     t.deliver("alice", "1", &tricky_message("small"));
     t.deliver("alice", "2", &large_message(300 * 1024));
+    let huge = String::from_utf8_lossy(&large_message(600 * 1024)).replace("<large@", "<huge@");
+    t.deliver("alice", "3", huge.as_bytes());
     let cfg = t.write_config(&format!(
-        "[scan]\nengines = [\"clamd\"]\nmax_scan_bytes = 200000\n[scan.clamd]\naddress = \"unix:{}\"\ntimeout_secs = 5\n[policy.download]\nfailed = \"tag\"\nunscannable = \"replace\"\n{POP3_LISTENER}",
+        "[limits]\nmax_message_bytes = 500000\n[scan]\nengines = [\"clamd\"]\nmax_scan_bytes = 200000\n[scan.clamd]\naddress = \"unix:{}\"\ntimeout_secs = 5\n[policy.download]\nfailed = \"tag\"\nunscannable = \"replace\"\n{POP3_LISTENER}",
         sock.display()
     ));
     t.start_portcullis(&cfg);
@@ -416,10 +441,42 @@ fn scanner_failure_and_oversize_get_their_configured_actions() {
         !large.contains("quick brown fox"),
         "oversize mail was delivered although policy replaces it"
     );
+    // Too large to hold at all: a notice, whatever the policy, and the mail stays on the
+    // server, also against a DELE in a later session.
+    let huge = String::from_utf8_lossy(&up["huge"]).to_string();
+    assert!(
+        header(&huge, "X-Portcullis-Scan")
+            .unwrap()
+            .starts_with("unscannable (larger than limits.max_message_bytes"),
+        "{huge}"
+    );
+    let r = t.python_client(
+        SERVER_V4,
+        r#"
+p = poplib.POP3(HOST, 110, timeout=60)
+p.user('alice'); p.pass_('alicepw')
+replies = []
+for i in range(1, 4):
+    try:
+        replies.append(p.dele(i))
+    except poplib.error_proto as e:
+        replies.append(str(e).encode())
+p.quit()
+out.write(b'\n'.join(replies))
+"#,
+    );
+    let r = String::from_utf8_lossy(&r).to_string();
+    assert_eq!(r.matches("kept on the server").count(), 1, "{r}");
+    assert_eq!(
+        t.mailbox_count("alice"),
+        1,
+        "only the huge message may stay"
+    );
 
     // clamd goes away: every message is now "failed", and policy says tag.
     let clamd = (0..).find(|&i| t.proc(i).name == "clamd").unwrap();
     t.proc(clamd).stop();
+    t.deliver("alice", "4", &tricky_message("small"));
     t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('down')"));
     let down = fetched(&t, "down");
     let small = String::from_utf8_lossy(&down["small"]).to_string();

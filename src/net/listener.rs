@@ -17,6 +17,7 @@ use crate::ids::{ClientAddr, SessionId};
 use crate::proto::pop3;
 use crate::quarantine::Quarantine;
 use crate::scan::Pipeline;
+use crate::withheld::Withheld;
 
 use super::orig_dst::{original_dst, unmap};
 
@@ -25,6 +26,7 @@ pub struct Shared {
     pub cfg: Config,
     pub pipeline: Pipeline,
     pub quarantine: Quarantine,
+    pub withheld: Withheld,
     pub notice_template: String,
     pub connections: Arc<Semaphore>,
     per_client: Mutex<HashMap<IpAddr, usize>>,
@@ -35,6 +37,7 @@ impl Shared {
         cfg: Config,
         pipeline: Pipeline,
         quarantine: Quarantine,
+        withheld: Withheld,
         notice_template: String,
     ) -> Self {
         let max = cfg.limits.max_connections;
@@ -42,6 +45,7 @@ impl Shared {
             cfg,
             pipeline,
             quarantine,
+            withheld,
             notice_template,
             connections: Arc::new(Semaphore::new(max)),
             per_client: Mutex::new(HashMap::new()),

@@ -466,9 +466,80 @@ impl Session<'_> {
         }
     }
 
+    /// The server's UIDL for message `n`, asking the server if the client has not.
+    async fn uidl_of(&mut self, n: u32) -> Result<Option<String>, ProxyError> {
+        if let Some(u) = self.uidls.get(&n) {
+            return Ok(Some(u.clone()));
+        }
+        self.send_server(format!("UIDL {n}\r\n").as_bytes()).await?;
+        let (st, resp) = self.server_status().await?;
+        if st != Status::Ok {
+            return Ok(None);
+        }
+        let t = String::from_utf8_lossy(trim_eol(&resp)).into_owned();
+        let uid = t.split_whitespace().nth(2).map(String::from);
+        if let Some(u) = &uid {
+            self.uidls.insert(n, u.clone());
+        }
+        Ok(uid)
+    }
+
+    /// Records durably, across sessions, whether message `n` is withheld without a
+    /// quarantined copy, before the client sees its notice.
+    async fn remember_withheld(&mut self, n: u32, quarantined: bool) -> Result<(), ProxyError> {
+        let shared = self.shared;
+        let user = self.user.clone().unwrap_or_else(|| "-".into());
+        if quarantined
+            && !shared
+                .withheld
+                .any_for(&self.server_addr, &user)
+                .unwrap_or(true)
+        {
+            return Ok(());
+        }
+        let Some(uidl) = self.uidl_of(n).await? else {
+            if !quarantined {
+                self.log.event(
+                    "withheld",
+                    &format!(
+                        "message={n} server gives no UIDL: kept on the server for this session only"
+                    ),
+                );
+            }
+            return Ok(());
+        };
+        let w = &shared.withheld;
+        let r = if quarantined {
+            w.clear(&self.server_addr, &user, &uidl)
+        } else {
+            w.mark(&self.server_addr, &user, &uidl)
+        };
+        if let Err(e) = r {
+            self.log.event(
+                "withheld",
+                &format!("local: cannot record message={n} uidl={uidl}: {e}"),
+            );
+        }
+        Ok(())
+    }
+
     async fn dele(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
         let n = cmd.msg_number().unwrap_or(0);
-        if let Some(None) = self.replaced.get(&n) {
+        let shared = self.shared;
+        let user = self.user.clone().unwrap_or_else(|| "-".into());
+        let mut withheld = matches!(self.replaced.get(&n), Some(None));
+        if !withheld
+            && shared
+                .withheld
+                .any_for(&self.server_addr, &user)
+                .unwrap_or(true)
+        {
+            withheld = match self.uidl_of(n).await? {
+                Some(uidl) => shared.withheld.contains(&self.server_addr, &user, &uidl),
+                None => false,
+            };
+        }
+        if withheld {
             self.log.event(
                 "dele",
                 &format!(
@@ -588,14 +659,17 @@ impl Session<'_> {
             self.sdec.push(&buf[..n]);
         }
 
-        // The whole answer is in; decide.
+        // The whole answer is in; decide. A message that was not held completely can
+        // neither be delivered nor quarantined: the client gets a notice and the
+        // original stays on the server.
+        let held = !overflow && spool_err.is_none();
         let outcome = if overflow {
             None
         } else if let Some(e) = spool_err {
             Some((
                 Verdict::Failed {
                     scanner: "spool".into(),
-                    why: e.to_string(),
+                    why: format!("local: {e}"),
                 },
                 Duration::ZERO,
                 Vec::new(),
@@ -627,8 +701,7 @@ impl Session<'_> {
             )
         });
         let mut action = policy::download_action(&cfg.policy.download, &verdict);
-        if overflow {
-            // The bytes were not kept: the only safe delivery is a notice.
+        if !held {
             action = DownloadAction::Replace;
         }
         self.messages += 1;
@@ -653,7 +726,7 @@ impl Session<'_> {
         let mut quarantine_note = String::new();
         let delivery = match action {
             DownloadAction::Replace => {
-                let qid = if overflow || is_top {
+                let qid = if !held || is_top {
                     None
                 } else {
                     self.quarantine(&mut spool, &head, &verdict)
@@ -666,6 +739,7 @@ impl Session<'_> {
                     }
                     None => " quarantine=none (original kept on server)".into(),
                 };
+                self.remember_withheld(n, qid.is_some()).await?;
                 // A replaced message stays guarded; a later full RETR may quarantine it.
                 match self.replaced.get(&n) {
                     Some(Some(_)) => {}
