@@ -160,3 +160,85 @@ fn ambiguous_boundaries_hide_nothing() {
         Verdict::Infected { .. }
     ));
 }
+
+#[test]
+fn eicar_in_quoted_printable_uuencode_and_nested_messages() {
+    let e = engine();
+    // Quoted-printable hides the '=' free EICAR string behind soft line breaks.
+    let eicar = std::str::from_utf8(signatures::EICAR).unwrap();
+    let (a, b) = eicar.split_at(30);
+    let qp = format!(
+        "Subject: qp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{a}=\r\n{b}\r\n"
+    );
+    assert!(!qp.contains(eicar));
+    assert!(
+        matches!(e.scan(qp.as_bytes()), Verdict::Infected { .. }),
+        "quoted-printable"
+    );
+
+    // uuencoded inside a text body.
+    let mut uu = String::from("Subject: uu\r\n\r\nhere it is\r\nbegin 644 eicar.com\r\n");
+    for chunk in signatures::EICAR.chunks(45) {
+        uu.push((b' ' + chunk.len() as u8) as char);
+        for g in chunk.chunks(3) {
+            let n = (g[0] as u32) << 16
+                | (*g.get(1).unwrap_or(&0) as u32) << 8
+                | *g.get(2).unwrap_or(&0) as u32;
+            for k in 0..4 {
+                let v = ((n >> (18 - 6 * k)) & 63) as u8;
+                uu.push(if v == 0 { '`' } else { (b' ' + v) as char });
+            }
+        }
+        uu.push_str("\r\n");
+    }
+    uu.push_str("`\r\nend\r\n");
+    assert!(!uu.contains(eicar));
+    assert!(
+        matches!(e.scan(uu.as_bytes()), Verdict::Infected { .. }),
+        "uuencode"
+    );
+
+    // message/rfc822 nested deeper than mail-parser decodes on its own.
+    let mut m = String::from_utf8(with_attachment("x.bin", signatures::EICAR)).unwrap();
+    assert!(!m.contains(eicar));
+    for i in 0..6 {
+        m = format!(
+            "Subject: level {i}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"n{i}\"\r\n\r\n--n{i}\r\nContent-Type: message/rfc822\r\n\r\n{m}\r\n--n{i}--\r\n"
+        );
+    }
+    assert!(
+        matches!(e.scan(m.as_bytes()), Verdict::Infected { .. }),
+        "nested rfc822"
+    );
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_unscannable() {
+    let cfg = Cfg {
+        max_depth: 2,
+        ..Cfg::default()
+    };
+    let e = BuiltinEngine::new(&cfg).unwrap();
+    let mut m = String::from("Subject: inner\r\n\r\nharmless\r\n");
+    for i in 0..5 {
+        m = format!(
+            "Subject: level {i}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"n{i}\"\r\n\r\n--n{i}\r\nContent-Type: message/rfc822\r\n\r\n{m}\r\n--n{i}--\r\n"
+        );
+    }
+    assert!(matches!(e.scan(m.as_bytes()), Verdict::Unscannable { .. }));
+}
+
+#[test]
+fn encrypted_zip_is_unscannable() {
+    // A zip whose single entry has the "encrypted" flag (general purpose bit 0) set.
+    let mut z = zip_of(&[("secret.txt", b"data")]);
+    for sig in [&b"PK\x03\x04"[..], b"PK\x01\x02"] {
+        let pos = z.windows(4).position(|w| w == sig).unwrap();
+        let flag_at = pos + if sig == b"PK\x03\x04" { 6 } else { 8 };
+        z[flag_at] |= 1;
+    }
+    assert!(matches!(
+        engine().scan(&with_attachment("secret.zip", &z)),
+        Verdict::Unscannable { .. }
+    ));
+}
