@@ -1,3 +1,4 @@
 //! Protocol codecs (sans-IO: bytes in, events out) and the tokio drivers that run them.
+pub mod dot;
 pub mod lines;
 pub mod pop3;
