@@ -22,6 +22,8 @@ pub struct Config {
     pub quarantine: QuarantineCfg,
     #[serde(default)]
     pub nft: Nft,
+    #[serde(default)]
+    pub smtp: Smtp,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
 }
@@ -234,11 +236,77 @@ pub enum DownloadAction {
     Replace,
 }
 
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SubmitAction {
+    /// Relay unchanged (plus the scan header).
+    Pass,
+    /// Relay with spam headers and the subject tag.
+    Tag,
+    /// 554: the sender keeps the message and bounces it; a copy is quarantined.
+    Reject,
+    /// 451: the sender tries again later.
+    Tempfail,
+    /// 250 to the sender, nothing to the server; the message is quarantined.
+    Discard,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionPolicy {
+    pub infected: SubmitAction,
+    pub spam: SubmitAction,
+    /// Spam scoring at or above this is rejected whatever `spam` says; 0 disables.
+    pub spam_reject_score: f64,
+    pub unscannable: SubmitAction,
+    pub failed: SubmitAction,
+}
+
+impl Default for SubmissionPolicy {
+    fn default() -> Self {
+        SubmissionPolicy {
+            infected: SubmitAction::Reject,
+            spam: SubmitAction::Tag,
+            spam_reject_score: 15.0,
+            unscannable: SubmitAction::Tempfail,
+            failed: SubmitAction::Tempfail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BareLineEndings {
+    /// 554 for a message with a bare CR or LF.
+    Reject,
+    /// Turn every bare CR or LF into CRLF and re-stuff before relaying.
+    Normalise,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub bare_line_endings: BareLineEndings,
+    /// RCPT commands accepted per message (RFC 5321 asks servers to take at least 100).
+    pub max_recipients: usize,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            bare_line_endings: BareLineEndings::Reject,
+            max_recipients: 100,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     /// Actions for downloaded mail (POP3 RETR/TOP).
     pub download: DownloadPolicy,
+    /// Actions for submitted mail (SMTP DATA).
+    pub submission: SubmissionPolicy,
     pub spam_subject_tag: String,
     /// Subject prefix when `tag` is the action for an infected message.
     pub infected_subject_tag: String,
@@ -256,6 +324,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             download: DownloadPolicy::default(),
+            submission: SubmissionPolicy::default(),
             spam_subject_tag: "[SPAM]".into(),
             infected_subject_tag: "[VIRUS]".into(),
             unscanned_subject_tag: "[UNSCANNED]".into(),
@@ -329,12 +398,14 @@ impl Default for Nft {
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Pop3,
+    Smtp,
 }
 
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Protocol::Pop3 => "pop3",
+            Protocol::Smtp => "smtp",
         })
     }
 }
@@ -460,6 +531,21 @@ impl Config {
                 "limits.keepalive_secs",
                 l.keepalive_secs.to_string(),
                 "must be shorter than limits.server_timeout_secs",
+            );
+        }
+        if self.smtp.max_recipients == 0 {
+            bad(
+                "smtp.max_recipients",
+                "0".into(),
+                "must be at least 1 (RFC 5321 suggests 100)",
+            );
+        }
+        let srs = self.policy.submission.spam_reject_score;
+        if !(srs >= 0.0 && srs.is_finite()) {
+            bad(
+                "policy.submission.spam_reject_score",
+                srs.to_string(),
+                "must be a score of 0 or more (0 = never reject for the score)",
             );
         }
         if self.scan.engines.is_empty() {
@@ -665,8 +751,10 @@ mod tests {
             Ok(c) => c,
             Err(e) => panic!("example config invalid: {e:?}"),
         };
-        assert_eq!(cfg.listeners.len(), 1);
+        assert_eq!(cfg.listeners.len(), 2);
         assert_eq!(cfg.listeners[0].intercept_ports, vec![110]);
+        assert_eq!(cfg.listeners[1].protocol, Protocol::Smtp);
+        assert_eq!(cfg.listeners[1].intercept_ports, vec![25, 587]);
         assert_eq!(cfg.policy.download.infected, DownloadAction::Replace);
     }
 

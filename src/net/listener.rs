@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::config::{Config, Listener, Protocol};
 use crate::ids::{ClientAddr, SessionId};
-use crate::proto::pop3;
+use crate::proto::{pop3, smtp};
 use crate::quarantine::Quarantine;
 use crate::scan::Pipeline;
 use crate::withheld::Withheld;
@@ -108,6 +108,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 fn busy_reply(p: Protocol) -> &'static [u8] {
     match p {
         Protocol::Pop3 => b"-ERR [SYS/TEMP] portcullis: too many connections, try again later\r\n",
+        Protocol::Smtp => b"421 4.3.2 portcullis: too many connections, try again later\r\n",
     }
 }
 
@@ -195,5 +196,6 @@ async fn handle(
     };
     match lcfg.protocol {
         Protocol::Pop3 => pop3::session::run(stream, client, server, id, lcfg, shared).await,
+        Protocol::Smtp => smtp::session::run(stream, client, server, id, lcfg, shared).await,
     }
 }

@@ -121,3 +121,41 @@ impl Stuffer {
         out.extend_from_slice(b".\r\n");
     }
 }
+
+/// Sends `prefix` unchanged, then `head` and the spooled message from `body_offset`,
+/// dot-stuffed and terminated, to the peer on `side`. Returns the bytes written.
+pub async fn send_stuffed<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    side: crate::error::Side,
+    prefix: &[u8],
+    head: &[u8],
+    spool: &mut crate::message::spool::Spool,
+    body_offset: u64,
+    mut stuffer: Stuffer,
+) -> Result<u64, crate::error::ProxyError> {
+    use crate::error::{ProxyError, Side};
+    use tokio::io::AsyncWriteExt;
+    const CHUNK: usize = 64 * 1024;
+    let mut out = Vec::with_capacity(CHUNK + CHUNK / 8);
+    out.extend_from_slice(prefix);
+    stuffer.feed(head, &mut out);
+    let mut written = 0u64;
+    let mut pos = body_offset;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = spool
+            .read_at(pos, &mut buf)
+            .map_err(ProxyError::io(Side::Local))?;
+        if n == 0 {
+            break;
+        }
+        pos += n as u64;
+        stuffer.feed(&buf[..n], &mut out);
+        w.write_all(&out).await.map_err(ProxyError::io(side))?;
+        written += out.len() as u64;
+        out.clear();
+    }
+    stuffer.finish(&mut out);
+    w.write_all(&out).await.map_err(ProxyError::io(side))?;
+    Ok(written + out.len() as u64)
+}

@@ -2,3 +2,4 @@
 pub mod dot;
 pub mod lines;
 pub mod pop3;
+pub mod smtp;

@@ -392,6 +392,12 @@ service pop3-login {{
     ssl = yes
   }}
 }}
+service auth {{
+  inet_listener sasl {{
+    address = 127.0.0.1
+    port = 12345
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     port = 0
@@ -507,6 +513,161 @@ service imap-login {{
             "-out",
             &format!("{t}/server.crt"),
         ]);
+    }
+
+    // ---------------------------------------------------------------- postfix
+
+    /// Real postfix (SMTP on 25) in the server namespace, its own config and queue,
+    /// delivering every recipient into `postfix/vmail/<localpart>/new/` and authenticating
+    /// through dovecot's SASL service (start dovecot first). Recipients whose local part
+    /// starts with "reject" are refused at RCPT time.
+    pub fn start_postfix(&mut self) {
+        let p = self.path("postfix");
+        for sub in ["etc", "queue", "data", "vmail"] {
+            fs::create_dir_all(p.join(sub)).unwrap();
+        }
+        sh(&["chown", "postfix", &p.join("data").display().to_string()]);
+        sh(&[
+            "chown",
+            "nobody:nogroup",
+            &p.join("vmail").display().to_string(),
+        ]);
+        let master = fs::read_to_string("/etc/postfix/master.cf").unwrap_or_else(|_| {
+            fs::read_to_string("/usr/share/postfix/master.cf.dist")
+                .expect("postfix master.cf template")
+        });
+        // No chroot (column 5 = n), smtpd on 25.
+        let mut out = String::new();
+        for line in master.lines() {
+            if line.trim_start().starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if !line.starts_with(char::is_whitespace)
+                && cols.len() >= 8
+                && matches!(cols[1], "inet" | "unix" | "unix-dgram" | "fifo" | "pass")
+            {
+                let mut c: Vec<String> = cols.iter().map(|s| s.to_string()).collect();
+                c[4] = "n".into();
+                out.push_str(&c.join(" "));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        fs::write(p.join("etc/master.cf"), out).unwrap();
+        let d = p.display().to_string();
+        let tls = self.path("tls").display().to_string();
+        self.make_tls();
+        fs::write(
+            p.join("etc/main.cf"),
+            format!(
+                "compatibility_level = 3.6
+queue_directory = {d}/queue
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file_prefixes = /tmp, /var, /dev/stdout
+maillog_file = {d}/postfix.log
+myhostname = mx.portcullis.test
+inet_interfaces = all
+inet_protocols = all
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+mynetworks = 127.0.0.0/8
+smtputf8_enable = no
+message_size_limit = 104857600
+virtual_mailbox_limit = 0
+recipient_delimiter = +
+virtual_mailbox_domains = static:all
+virtual_mailbox_base = {d}/vmail
+virtual_mailbox_maps = regexp:{d}/etc/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {tls}/server.crt
+smtpd_tls_key_file = {tls}/server.key
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:127.0.0.1:12345
+smtpd_recipient_restrictions = check_recipient_access regexp:{d}/etc/rcpt_access
+smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+"
+            ),
+        )
+        .unwrap();
+        fs::write(
+            p.join("etc/vmailbox"),
+            "/^alice@/ alice/\n/^bob@/ bob/\n/./ catchall/\n",
+        )
+        .unwrap();
+        fs::write(
+            p.join("etc/rcpt_access"),
+            "/^reject/ REJECT no such user here\n",
+        )
+        .unwrap();
+        let etc = p.join("etc").display().to_string();
+        let ns = self.server_ns.clone();
+        let out = self.ns_output(&ns, &["postfix", "-c", &etc, "check"]);
+        assert!(
+            out.status.success(),
+            "postfix check: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.spawn(
+            &ns,
+            "postfix",
+            &["/usr/lib/postfix/sbin/master", "-c", &etc, "-d"],
+        );
+        self.wait_tcp(&ns, "127.0.0.1", 25);
+    }
+
+    /// Messages postfix stored for a mailbox (as stored: LF line endings), oldest first.
+    pub fn stored(&self, mailbox: &str) -> Vec<Vec<u8>> {
+        let dir = self.path(&format!("postfix/vmail/{mailbox}/new"));
+        let mut files: Vec<_> = fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.iter().map(|f| fs::read(f).unwrap()).collect()
+    }
+
+    /// Waits until postfix has delivered `n` messages for the mailbox (delivery is
+    /// asynchronous after the 250).
+    pub fn wait_stored(&self, mailbox: &str, n: usize) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.stored(mailbox);
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether postfix has anything queued or in delivery (for "nothing stored" checks).
+    pub fn postfix_idle(&self) -> bool {
+        fn files(p: &Path) -> usize {
+            fs::read_dir(p)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .map(|e| {
+                            let p = e.path();
+                            if p.is_dir() { files(&p) } else { 1 }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        let q = self.path("postfix/queue");
+        ["incoming", "active", "deferred", "maildrop", "hold"]
+            .iter()
+            .all(|d| files(&q.join(d)) == 0)
     }
 
     // ---------------------------------------------------------------- clamd

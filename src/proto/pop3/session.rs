@@ -12,10 +12,11 @@ use crate::config::{DownloadAction, Listener, StartTls};
 use crate::error::{ProxyError, Side};
 use crate::ids::{ClientAddr, OrigDstAddr, QuarantineId, SessionId};
 use crate::message::mime::{self, base64_decode_any};
-use crate::message::rewrite::{self, HeaderEdit};
+use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
 use crate::net::upstream;
+use crate::proto::dot;
 use crate::proto::lines::{LineBuffer, trim_eol};
 use crate::quarantine::Record;
 use crate::scan::{Verdict, policy};
@@ -24,15 +25,6 @@ use crate::session_log::SessionLog;
 use super::codec::{self, Command, CommandError, ResponseDecoder, Status, Stuffer, Verb};
 
 const READ_CHUNK: usize = 64 * 1024;
-/// Headers a sender might forge to fool the client about our verdict.
-const OWN_HEADERS: &[&str] = &["X-Portcullis-Scan"];
-const SPAM_HEADERS: &[&str] = &[
-    "X-Portcullis-Scan",
-    "X-Spam-Flag",
-    "X-Spam-Score",
-    "X-Spam-Status",
-    "X-Spam-Level",
-];
 
 pub async fn run(
     client: TcpStream,
@@ -750,50 +742,11 @@ impl Session<'_> {
                 Delivery::Notice(self.notice(&head, &verdict, qid.as_ref(), &scan_header))
             }
             DownloadAction::Pass | DownloadAction::Tag => {
+                let scan_header = cfg.policy.scan_header.then(|| scan_header.clone());
                 let tag = action == DownloadAction::Tag;
-                let mut add = Vec::new();
-                if cfg.policy.scan_header {
-                    add.push(scan_header.clone());
-                }
-                let (remove, subject_tag): (&[&str], Option<&str>) = match (&verdict, tag) {
-                    (Verdict::Spam { score, threshold }, true) => {
-                        add.push("X-Spam-Flag: YES".into());
-                        add.push(format!("X-Spam-Score: {score:.1}"));
-                        add.push(format!(
-                            "X-Spam-Status: Yes, score={score:.1} required={threshold:.1}"
-                        ));
-                        (SPAM_HEADERS, Some(cfg.policy.spam_subject_tag.as_str()))
-                    }
-                    (Verdict::Infected { .. }, true) => {
-                        (OWN_HEADERS, Some(cfg.policy.infected_subject_tag.as_str()))
-                    }
-                    (Verdict::Unscannable { .. } | Verdict::Failed { .. }, true) => {
-                        (OWN_HEADERS, Some(cfg.policy.unscanned_subject_tag.as_str()))
-                    }
-                    _ => (OWN_HEADERS, None),
-                };
-                let edit = HeaderEdit {
-                    add,
-                    remove,
-                    subject_tag,
-                };
-                match rewrite::split_header(&head) {
-                    Some((fields, body_offset)) => Delivery::Edited {
-                        head: rewrite::rebuild_header(&fields, &edit),
-                        body_offset: body_offset as u64,
-                    },
-                    None => {
-                        let mut h = Vec::new();
-                        for a in &edit.add {
-                            h.extend_from_slice(a.as_bytes());
-                            h.extend_from_slice(b"\r\n");
-                        }
-                        Delivery::Edited {
-                            head: h,
-                            body_offset: 0,
-                        }
-                    }
-                }
+                let edit = rewrite::verdict_edit(&verdict, tag, scan_header, &cfg.policy);
+                let (head, body_offset) = rewrite::edited_head(&head, &edit);
+                Delivery::Edited { head, body_offset }
             }
         };
         let uidl = self.uidls.get(&n).cloned().unwrap_or_else(|| "-".into());
@@ -936,24 +889,18 @@ impl Session<'_> {
                 self.send_client(&out).await
             }
             Delivery::Edited { head, body_offset } => {
-                stuffer.feed(&head, &mut out);
-                let mut pos = body_offset;
-                let mut buf = vec![0u8; READ_CHUNK];
-                loop {
-                    let n = spool.read_at(pos, &mut buf).map_err(|e| ProxyError::Io {
-                        side: Side::Local,
-                        source: e,
-                    })?;
-                    if n == 0 {
-                        break;
-                    }
-                    pos += n as u64;
-                    stuffer.feed(&buf[..n], &mut out);
-                    self.send_client(&out).await?;
-                    out.clear();
-                }
-                stuffer.finish(&mut out);
-                self.send_client(&out).await
+                let n = dot::send_stuffed(
+                    &mut self.client,
+                    Side::Client,
+                    &out,
+                    &head,
+                    spool,
+                    body_offset,
+                    stuffer,
+                )
+                .await?;
+                self.bytes_to_client += n;
+                Ok(())
             }
         }
     }

@@ -1,0 +1,819 @@
+//! The tokio driver of one SMTP session. Commands are relayed one at a time, so under
+//! PIPELINING every command still gets exactly one reply, in order. A message is received
+//! and scanned before the real server sees any of it: DATA goes upstream only once the
+//! verdict allows delivery, so a rejected message is ended with RSET and the server never
+//! holds a byte of it, and a tagged message can carry its new headers.
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::config::{BareLineEndings, Listener, StartTls, SubmitAction};
+use crate::error::{ProxyError, Side};
+use crate::ids::{ClientAddr, OrigDstAddr, QuarantineId, SessionId};
+use crate::message::mime::{self, base64_decode_any};
+use crate::message::rewrite;
+use crate::message::spool::Spool;
+use crate::net::listener::Shared;
+use crate::net::upstream;
+use crate::proto::dot::{self, Stuffer};
+use crate::proto::lines::{LineBuffer, trim_eol};
+use crate::quarantine::Record;
+use crate::scan::{Verdict, policy};
+use crate::session_log::SessionLog;
+
+use super::codec::{self, Command, CommandError, Extensions, Reply, ReplyAssembler, Verb};
+use super::data::DataReader;
+
+const READ_CHUNK: usize = 64 * 1024;
+
+pub async fn run(
+    client: TcpStream,
+    client_addr: ClientAddr,
+    server_addr: OrigDstAddr,
+    id: SessionId,
+    lcfg: &Listener,
+    shared: &Shared,
+) {
+    let cfg = &shared.cfg;
+    let mut log = SessionLog::open(&cfg.general.session_log_dir, &id);
+    log.event(
+        "start",
+        &format!(
+            "protocol=smtp client={client_addr} server={server_addr} listener={}",
+            lcfg.listen
+        ),
+    );
+    let started = Instant::now();
+    let connect = upstream::connect(
+        server_addr,
+        cfg.nft.mark,
+        Duration::from_secs(cfg.limits.connect_timeout_secs),
+    )
+    .await;
+    let server = match connect {
+        Ok(s) => s,
+        Err(e) => {
+            let mut client = client;
+            let _ = client
+                .write_all(
+                    b"421 4.4.1 portcullis: the mail server cannot be reached, try again later\r\n",
+                )
+                .await;
+            log.event(
+                "end",
+                &format!(
+                    "reason=\"server: connect failed: {e}\" duration_ms={}",
+                    started.elapsed().as_millis()
+                ),
+            );
+            return;
+        }
+    };
+    let mut s = Session {
+        client,
+        server,
+        cbuf: LineBuffer::new(cfg.limits.max_line_bytes),
+        sbuf: LineBuffer::new(cfg.limits.max_line_bytes),
+        shared,
+        lcfg,
+        log,
+        id,
+        client_addr,
+        server_addr,
+        user: None,
+        pending_user: None,
+        ext: Extensions::default(),
+        txn: None,
+        qseq: 0,
+        bytes_from_client: 0,
+        bytes_to_server: 0,
+        messages: 0,
+        delivered: 0,
+    };
+    let reason = match s.serve().await {
+        Ok(r) => r.to_string(),
+        Err(e) => {
+            if matches!(
+                e,
+                ProxyError::Protocol {
+                    side: Side::Client,
+                    ..
+                }
+            ) {
+                s.refuse_client(b"500 5.5.2 portcullis: line too long\r\n")
+                    .await;
+            }
+            if e.side() == Side::Server {
+                let _ = s
+                    .client
+                    .write_all(b"421 4.4.2 portcullis: lost the connection to the mail server\r\n")
+                    .await;
+            }
+            e.to_string()
+        }
+    };
+    let summary = format!(
+        "reason=\"{reason}\" user={} messages={} delivered={} bytes_from_client={} bytes_to_server={} duration_ms={}",
+        s.user.as_deref().unwrap_or("-"),
+        s.messages,
+        s.delivered,
+        s.bytes_from_client,
+        s.bytes_to_server,
+        started.elapsed().as_millis()
+    );
+    s.log.event("end", &summary);
+}
+
+/// The envelope of the message being submitted.
+#[derive(Debug, Default)]
+struct Txn {
+    from: String,
+    rcpts: Vec<String>,
+    accepted: usize,
+}
+
+struct Session<'a> {
+    client: TcpStream,
+    server: TcpStream,
+    cbuf: LineBuffer,
+    sbuf: LineBuffer,
+    shared: &'a Shared,
+    lcfg: &'a Listener,
+    log: SessionLog,
+    id: SessionId,
+    client_addr: ClientAddr,
+    server_addr: OrigDstAddr,
+    user: Option<String>,
+    pending_user: Option<String>,
+    ext: Extensions,
+    txn: Option<Txn>,
+    qseq: u64,
+    bytes_from_client: u64,
+    bytes_to_server: u64,
+    messages: u64,
+    delivered: u64,
+}
+
+/// What the proxy does with a received message.
+enum Outcome {
+    Deliver { tag: bool },
+    Refuse(Reply),
+}
+
+impl Session<'_> {
+    async fn send_client(&mut self, data: &[u8]) -> Result<(), ProxyError> {
+        self.client
+            .write_all(data)
+            .await
+            .map_err(ProxyError::io(Side::Client))
+    }
+
+    async fn reply_client(&mut self, r: &Reply) -> Result<(), ProxyError> {
+        self.send_client(&r.encode()).await
+    }
+
+    async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {
+        self.bytes_to_server += data.len() as u64;
+        self.server
+            .write_all(data)
+            .await
+            .map_err(ProxyError::io(Side::Server))
+    }
+
+    /// See the POP3 driver: say why, then drain briefly so the reason is not lost to a reset.
+    async fn refuse_client(&mut self, reply: &[u8]) {
+        let _ = self.send_client(reply).await;
+        let _ = self.client.shutdown().await;
+        let mut buf = [0u8; 4096];
+        let _ = timeout(Duration::from_secs(1), async {
+            while let Ok(n) = self.client.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
+    async fn client_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
+        let idle = Duration::from_secs(self.shared.cfg.limits.idle_timeout_secs);
+        let n = match timeout(idle, self.client.read(buf)).await {
+            Ok(r) => r.map_err(ProxyError::io(Side::Client))?,
+            Err(_) => {
+                return Err(ProxyError::Timeout {
+                    side: Side::Client,
+                    what: "idle (limits.idle_timeout_secs)",
+                });
+            }
+        };
+        self.bytes_from_client += n as u64;
+        Ok(n)
+    }
+
+    /// The next client line; `None` when the client closed the connection.
+    async fn client_line(&mut self) -> Result<Option<Vec<u8>>, ProxyError> {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.cbuf.next_line() {
+                Ok(Some(l)) => return Ok(Some(l.to_vec())),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(ProxyError::protocol(
+                        Side::Client,
+                        format!(
+                            "command line longer than limits.max_line_bytes ({})",
+                            e.limit
+                        ),
+                    ));
+                }
+            }
+            let n = self.client_read(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.cbuf.push(&buf[..n]);
+        }
+    }
+
+    async fn server_reply(&mut self) -> Result<Reply, ProxyError> {
+        let wait = Duration::from_secs(self.shared.cfg.limits.server_timeout_secs);
+        let mut asm = ReplyAssembler::default();
+        let mut buf = [0u8; 4096];
+        loop {
+            loop {
+                let line = match self.sbuf.next_line() {
+                    Ok(Some(l)) => l.to_vec(),
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(ProxyError::protocol(
+                            Side::Server,
+                            format!("reply line longer than limits.max_line_bytes ({})", e.limit),
+                        ));
+                    }
+                };
+                match asm.push_line(&line) {
+                    Ok(Some(r)) => return Ok(r),
+                    Ok(None) => {}
+                    Err(e) => return Err(ProxyError::protocol(Side::Server, format!("{e:?}"))),
+                }
+            }
+            let n = match timeout(wait, self.server.read(&mut buf)).await {
+                Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
+                Err(_) => {
+                    return Err(ProxyError::Timeout {
+                        side: Side::Server,
+                        what: "reply (limits.server_timeout_secs)",
+                    });
+                }
+            };
+            if n == 0 {
+                return Err(ProxyError::Closed { side: Side::Server });
+            }
+            self.sbuf.push(&buf[..n]);
+        }
+    }
+
+    /// Forwards a command line and returns the server's reply.
+    async fn ask(&mut self, line: &[u8]) -> Result<Reply, ProxyError> {
+        self.send_server(line).await?;
+        self.server_reply().await
+    }
+
+    async fn relay(&mut self, line: &[u8]) -> Result<Reply, ProxyError> {
+        let r = self.ask(line).await?;
+        self.reply_client(&r).await?;
+        Ok(r)
+    }
+
+    async fn serve(&mut self) -> Result<&'static str, ProxyError> {
+        let greeting = self.server_reply().await?;
+        self.reply_client(&greeting).await?;
+        if greeting.code != 220 {
+            return Ok("server refused the session");
+        }
+        loop {
+            let Some(line) = self.client_line().await? else {
+                return Ok("client disconnected without QUIT");
+            };
+            let cmd = match Command::parse(&line) {
+                Ok(c) => c,
+                Err(e) => {
+                    let r = match &e {
+                        CommandError::Unknown(_) => {
+                            Reply::new(502, "5.5.2 portcullis: command not recognized")
+                        }
+                        CommandError::Malformed => {
+                            Reply::new(500, "5.5.2 portcullis: malformed command")
+                        }
+                    };
+                    self.log
+                        .event("refused", &format!("client command refused: {e:?}"));
+                    self.reply_client(&r).await?;
+                    continue;
+                }
+            };
+            match cmd.verb {
+                Verb::Quit => {
+                    self.relay(&line).await?;
+                    return Ok("quit");
+                }
+                Verb::Ehlo => {
+                    let r = self.ask(&line).await?;
+                    self.log
+                        .event("helo", &format!("ehlo name={} reply={}", cmd.args, r.code));
+                    self.txn = None;
+                    if r.code == 250 {
+                        let allow_tls = self.lcfg.starttls == StartTls::Passthrough;
+                        let (filtered, ext) = codec::filter_ehlo(
+                            &r,
+                            self.shared.cfg.limits.max_message_bytes,
+                            allow_tls,
+                        );
+                        self.ext = ext;
+                        self.reply_client(&filtered).await?;
+                    } else {
+                        self.reply_client(&r).await?;
+                    }
+                }
+                Verb::Helo => {
+                    let r = self.relay(&line).await?;
+                    self.log
+                        .event("helo", &format!("helo name={} reply={}", cmd.args, r.code));
+                    self.ext = Extensions {
+                        size: Some(self.shared.cfg.limits.max_message_bytes),
+                        ..Extensions::default()
+                    };
+                    self.txn = None;
+                }
+                Verb::StartTls => {
+                    // Whatever was pipelined after STARTTLS is plaintext that must never be
+                    // answered or forwarded (RFC 3207 §4.2, STARTTLS command injection).
+                    let injected = self.cbuf.take_pending().len();
+                    if injected > 0 {
+                        self.log.event(
+                            "starttls",
+                            &format!("discarded {injected} bytes sent after STARTTLS"),
+                        );
+                    }
+                    if self.lcfg.starttls == StartTls::Strip || !self.ext.starttls {
+                        self.reply_client(&Reply::new(
+                            454,
+                            "4.7.0 portcullis: TLS is not available through this mail gateway",
+                        ))
+                        .await?;
+                        continue;
+                    }
+                    let r = self.ask(&line).await?;
+                    if r.code != 220 {
+                        self.reply_client(&r).await?;
+                        continue;
+                    }
+                    return self.splice_tls(&r).await;
+                }
+                Verb::Auth => self.auth(&cmd, &line).await?,
+                Verb::Mail => self.mail(&cmd, &line).await?,
+                Verb::Rcpt => self.rcpt(&cmd, &line).await?,
+                Verb::Data => self.data().await?,
+                Verb::Bdat => self.refuse_bdat(&cmd).await?,
+                Verb::Rset => {
+                    self.relay(&line).await?;
+                    self.txn = None;
+                }
+                Verb::Noop | Verb::Vrfy | Verb::Expn | Verb::Help => {
+                    self.relay(&line).await?;
+                }
+            }
+        }
+    }
+
+    async fn splice_tls(&mut self, ok: &Reply) -> Result<&'static str, ProxyError> {
+        let injected_c = self.cbuf.take_pending().len();
+        let injected_s = self.sbuf.take_pending().len();
+        if injected_c + injected_s > 0 {
+            self.log.event(
+                "starttls",
+                &format!("discarded plaintext sent before the TLS handshake: client={injected_c} bytes server={injected_s} bytes"),
+            );
+        }
+        self.reply_client(ok).await?;
+        self.log.event(
+            "starttls",
+            "session continues in TLS end to end: NOT SCANNED (starttls = passthrough)",
+        );
+        match tokio::io::copy_bidirectional(&mut self.client, &mut self.server).await {
+            Ok((up, _)) => {
+                self.bytes_from_client += up;
+                Ok("tls passthrough ended")
+            }
+            Err(e) => Err(ProxyError::Io {
+                side: Side::Local,
+                source: e,
+            }),
+        }
+    }
+
+    /// SASL: 334 challenges and the client's answers are relayed; the user name is read
+    /// from PLAIN and LOGIN for logs, never the password.
+    async fn auth(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let mut words = cmd.args.split_whitespace();
+        let mech = words.next().unwrap_or("").to_ascii_uppercase();
+        let mut step = 0usize;
+        if let Some(initial) = words.next() {
+            self.note_sasl_user(&mech, 0, initial.as_bytes());
+            step = 1;
+        }
+        let mut r = self.ask(line).await?;
+        loop {
+            self.reply_client(&r).await?;
+            if r.code != 334 {
+                break;
+            }
+            let Some(answer) = self.client_line().await? else {
+                return Err(ProxyError::Closed { side: Side::Client });
+            };
+            self.note_sasl_user(&mech, step, trim_eol(&answer));
+            step += 1;
+            r = self.ask(&answer).await?;
+        }
+        let who = self.pending_user.take().unwrap_or_default();
+        if r.code == 235 {
+            self.user = Some(who.clone());
+            self.log
+                .event("login", &format!("ok user={who} mechanism={mech}"));
+        } else {
+            self.log.event(
+                "login",
+                &format!("failed user={who} mechanism={mech} reply={}", r.code),
+            );
+        }
+        Ok(())
+    }
+
+    fn note_sasl_user(&mut self, mech: &str, step: usize, data: &[u8]) {
+        if data == b"=" || data == b"*" {
+            return;
+        }
+        let decoded = base64_decode_any(data);
+        let user = match (mech, step) {
+            ("PLAIN", _) => decoded.split(|&b| b == 0).nth(1).map(|u| u.to_vec()),
+            ("LOGIN", 0) => Some(decoded),
+            _ => None,
+        };
+        if let Some(u) = user {
+            let u: String = String::from_utf8_lossy(&u)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect();
+            if !u.is_empty() {
+                self.pending_user = Some(u);
+            }
+        }
+    }
+
+    async fn mail(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let limit = self
+            .ext
+            .size
+            .unwrap_or(self.shared.cfg.limits.max_message_bytes);
+        let declared = cmd
+            .params()
+            .into_iter()
+            .find(|(k, _)| k == "SIZE")
+            .and_then(|(_, v)| v.and_then(|v| v.parse::<u64>().ok()));
+        if let Some(size) = declared
+            && size > limit
+        {
+            self.log.event(
+                "mail",
+                &format!(
+                    "from=<{}> refused: SIZE={size} above {limit}",
+                    cmd.path().unwrap_or("")
+                ),
+            );
+            return self
+                .reply_client(&Reply::new(552, &format!("5.3.4 portcullis: message size exceeds fixed maximum message size ({limit})")))
+                .await;
+        }
+        let r = self.relay(line).await?;
+        let from = cmd.path().unwrap_or("").to_string();
+        self.log
+            .event("mail", &format!("from=<{from}> reply={}", r.summary()));
+        if r.is_positive() {
+            self.txn = Some(Txn {
+                from,
+                ..Txn::default()
+            });
+        }
+        Ok(())
+    }
+
+    async fn rcpt(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let max = self.shared.cfg.smtp.max_recipients;
+        if self.txn.as_ref().is_some_and(|t| t.rcpts.len() >= max) {
+            return self
+                .reply_client(&Reply::new(
+                    452,
+                    &format!("4.5.3 portcullis: too many recipients (smtp.max_recipients = {max})"),
+                ))
+                .await;
+        }
+        let r = self.relay(line).await?;
+        let to = cmd.path().unwrap_or("").to_string();
+        self.log
+            .event("rcpt", &format!("to=<{to}> reply={}", r.summary()));
+        if let Some(t) = self.txn.as_mut() {
+            t.rcpts.push(to);
+            if r.is_positive() {
+                t.accepted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// BDAT is not offered (CHUNKING is removed from EHLO). A client that sends it anyway
+    /// has its chunk read and dropped, so chunk bytes are never taken for commands.
+    async fn refuse_bdat(&mut self, cmd: &Command) -> Result<(), ProxyError> {
+        let size: Option<u64> = cmd
+            .args
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok());
+        let Some(mut left) = size.filter(|s| *s <= self.shared.cfg.limits.max_message_bytes) else {
+            return Err(ProxyError::protocol(
+                Side::Client,
+                "BDAT with an unreadable or oversized chunk",
+            ));
+        };
+        let pending = self.cbuf.pending().len() as u64;
+        let take = pending.min(left);
+        self.cbuf.consume(take as usize);
+        left -= take;
+        let mut buf = vec![0u8; READ_CHUNK];
+        while left > 0 {
+            let want = (left as usize).min(buf.len());
+            let n = self.client_read(&mut buf[..want]).await?;
+            if n == 0 {
+                return Err(ProxyError::Closed { side: Side::Client });
+            }
+            left -= n as u64;
+        }
+        self.txn = None;
+        self.reply_client(&Reply::new(
+            502,
+            "5.5.1 portcullis: BDAT is not available here, use DATA",
+        ))
+        .await?;
+        // The server holds MAIL/RCPT state for the dropped transaction: clear it.
+        let r = self.ask(b"RSET\r\n").await?;
+        if !r.is_positive() {
+            self.log.event(
+                "bdat",
+                &format!("server answered RSET with {}", r.summary()),
+            );
+        }
+        Ok(())
+    }
+
+    async fn data(&mut self) -> Result<(), ProxyError> {
+        let txn = match self.txn.take() {
+            None => {
+                return self
+                    .reply_client(&Reply::new(
+                        503,
+                        "5.5.1 portcullis: need MAIL and RCPT first",
+                    ))
+                    .await;
+            }
+            Some(t) if t.accepted == 0 => {
+                self.reply_client(&Reply::new(554, "5.5.1 portcullis: no valid recipients"))
+                    .await?;
+                return self.reset_server().await;
+            }
+            Some(t) => t,
+        };
+        self.reply_client(&Reply::new(354, "End data with <CR><LF>.<CR><LF>"))
+            .await?;
+        let shared = self.shared;
+        let cfg = &shared.cfg;
+        let started = Instant::now();
+        let normalise = cfg.smtp.bare_line_endings == BareLineEndings::Normalise;
+        let limit = self
+            .ext
+            .size
+            .unwrap_or(cfg.limits.max_message_bytes)
+            .min(cfg.limits.max_message_bytes);
+        let mut reader = DataReader::new(normalise);
+        let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
+        let mut scan = shared.pipeline.begin().await;
+        let mut out = Vec::with_capacity(READ_CHUNK);
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut size = 0u64;
+        let mut spool_err = None;
+        loop {
+            out.clear();
+            let pending = self.cbuf.pending();
+            let end = reader.feed(pending, |d| out.extend_from_slice(d));
+            let used = end.unwrap_or(pending.len());
+            self.cbuf.consume(used);
+            size += out.len() as u64;
+            if size <= limit && spool_err.is_none() && !out.is_empty() {
+                if let Err(e) = spool.write(&out) {
+                    spool_err = Some(e);
+                }
+                scan.feed(&out).await;
+            }
+            if end.is_some() {
+                break;
+            }
+            let n = self.client_read(&mut buf).await?;
+            if n == 0 {
+                return Err(ProxyError::Closed { side: Side::Client });
+            }
+            self.cbuf.push(&buf[..n]);
+        }
+        self.messages += 1;
+        let envelope = format!("from=<{}> rcpts={}", txn.from, txn.rcpts.len());
+
+        let refused = |code, text: String| Some(Reply::new(code, &text));
+        let early = if size > limit {
+            refused(
+                552,
+                format!(
+                    "5.3.4 portcullis: message size exceeds fixed maximum message size ({limit})"
+                ),
+            )
+        } else if !reader.clean() && !normalise {
+            refused(
+                554,
+                format!(
+                    "5.6.0 portcullis: message has bare CR or LF line endings ({} LF, {} CR); use CRLF",
+                    reader.bare_lf, reader.bare_cr
+                ),
+            )
+        } else if let Some(e) = spool_err {
+            self.log.event("spool", &format!("local: {e}"));
+            refused(451, "4.3.0 portcullis: local error, try again later".into())
+        } else {
+            None
+        };
+        if let Some(r) = early {
+            self.log.event(
+                "message",
+                &format!(
+                    "{envelope} size={size} bare_lf={} bare_cr={} refused=\"{}\"",
+                    reader.bare_lf,
+                    reader.bare_cr,
+                    r.summary()
+                ),
+            );
+            self.reply_client(&r).await?;
+            return self.reset_server().await;
+        }
+
+        let outcome = scan.finish(&mut spool).await;
+        let verdict = outcome.verdict.clone();
+        let action = policy::submission_action(&cfg.policy.submission, &verdict);
+        let head = spool
+            .head(cfg.limits.max_header_bytes)
+            .map_err(ProxyError::io(Side::Local))?;
+        let mut qnote = String::new();
+        let decision = match action {
+            SubmitAction::Pass => Outcome::Deliver { tag: false },
+            SubmitAction::Tag => Outcome::Deliver { tag: true },
+            SubmitAction::Reject => {
+                let q = self.quarantine(&mut spool, &head, &verdict, &txn);
+                qnote = q
+                    .as_ref()
+                    .map(|q| format!(" quarantine={q}"))
+                    .unwrap_or_default();
+                Outcome::Refuse(Reply::new(
+                    554,
+                    &format!("5.7.1 portcullis: message rejected: {verdict}"),
+                ))
+            }
+            SubmitAction::Tempfail => Outcome::Refuse(Reply::new(
+                451,
+                &format!("4.7.1 portcullis: message not accepted now: {verdict}; try again later"),
+            )),
+            SubmitAction::Discard => match self.quarantine(&mut spool, &head, &verdict, &txn) {
+                Some(q) => {
+                    qnote = format!(" quarantine={q}");
+                    Outcome::Refuse(Reply::new(250, "2.0.0 portcullis: message accepted"))
+                }
+                // Discarding without a kept copy would lose the mail: the sender retries.
+                None => Outcome::Refuse(Reply::new(
+                    451,
+                    "4.3.0 portcullis: message could not be kept, try again later",
+                )),
+            },
+        };
+        let scan_ms = outcome.elapsed.as_millis();
+        match decision {
+            Outcome::Refuse(r) => {
+                self.log.event(
+                    "message",
+                    &format!(
+                        "{envelope} size={size} verdict=\"{verdict}\" action={action:?} scan_ms={scan_ms} reply=\"{}\"{qnote}",
+                        r.summary()
+                    ),
+                );
+                self.reply_client(&r).await?;
+                self.reset_server().await
+            }
+            Outcome::Deliver { tag } => {
+                let scan_header = cfg.policy.scan_header.then(|| {
+                    format!(
+                        "X-Portcullis-Scan: {verdict} by portcullis on {} ({}); session {}",
+                        cfg.general.hostname,
+                        outcome.engines.join(", "),
+                        self.id
+                    )
+                });
+                let edit = rewrite::verdict_edit(&verdict, tag, scan_header, &cfg.policy);
+                let (new_head, body_offset) = rewrite::edited_head(&head, &edit);
+                let r = self.ask(b"DATA\r\n").await?;
+                let final_reply = if r.code != 354 {
+                    r
+                } else {
+                    let n = dot::send_stuffed(
+                        &mut self.server,
+                        Side::Server,
+                        b"",
+                        &new_head,
+                        &mut spool,
+                        body_offset,
+                        Stuffer::default(),
+                    )
+                    .await?;
+                    self.bytes_to_server += n;
+                    self.server_reply().await?
+                };
+                if final_reply.code == 250 {
+                    self.delivered += 1;
+                }
+                self.log.event(
+                    "message",
+                    &format!(
+                        "{envelope} size={size} verdict=\"{verdict}\" action={action:?} scan_ms={scan_ms} total_ms={} upstream=\"{}\"",
+                        started.elapsed().as_millis(),
+                        final_reply.summary()
+                    ),
+                );
+                self.reply_client(&final_reply).await
+            }
+        }
+    }
+
+    /// Ends the server's open transaction without a message.
+    async fn reset_server(&mut self) -> Result<(), ProxyError> {
+        let r = self.ask(b"RSET\r\n").await?;
+        if !r.is_positive() {
+            self.log.event(
+                "rset",
+                &format!("server answered RSET with {}", r.summary()),
+            );
+        }
+        Ok(())
+    }
+
+    fn quarantine(
+        &mut self,
+        spool: &mut Spool,
+        head: &[u8],
+        verdict: &Verdict,
+        txn: &Txn,
+    ) -> Option<QuarantineId> {
+        self.qseq += 1;
+        let qid = QuarantineId::new(&self.id, self.qseq);
+        let sum = mime::summary(head);
+        let rec = Record {
+            id: String::new(),
+            time: String::new(),
+            epoch_secs: 0,
+            session: self.id.to_string(),
+            protocol: "smtp".into(),
+            user: self.user.clone().unwrap_or_default(),
+            client: self.client_addr.to_string(),
+            server: self.server_addr.to_string(),
+            from: txn.from.clone(),
+            to: txn.rcpts.join(", "),
+            subject: sum.subject,
+            verdict: verdict.to_string(),
+            sha256: String::new(),
+            size: 0,
+            released: false,
+        };
+        let q = &self.shared.quarantine;
+        match tokio::task::block_in_place(|| q.store(&qid, rec, spool)) {
+            Ok(_) => Some(qid),
+            Err(e) => {
+                self.log
+                    .event("quarantine", &format!("local: store failed: {e}"));
+                None
+            }
+        }
+    }
+}
