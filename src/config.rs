@@ -24,6 +24,8 @@ pub struct Config {
     pub nft: Nft,
     #[serde(default)]
     pub smtp: Smtp,
+    #[serde(default)]
+    pub abuse: Abuse,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
 }
@@ -396,6 +398,107 @@ impl Default for Nft {
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+pub enum RateScope {
+    /// Per authenticated user name (sessions without a login are not counted here).
+    User,
+    /// Per client IP address.
+    Client,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RateWhat {
+    Messages,
+    Recipients,
+    Bytes,
+}
+
+/// At most `max` of `what` per `scope` within any `window_secs`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateRule {
+    pub scope: RateScope,
+    pub what: RateWhat,
+    pub max: u64,
+    pub window_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lockout {
+    /// Failed logins (SMTP AUTH, POP3 PASS/APOP/AUTH) per client address and per user
+    /// within `window_secs` that start a block; 0 disables the lockout.
+    pub max_failures: u64,
+    pub window_secs: u64,
+    pub block_secs: u64,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Lockout {
+            max_failures: 5,
+            window_secs: 1800,
+            block_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alert {
+    /// Absolute path of a program run for every limit hit or lockout, with the details in
+    /// PORTCULLIS_* environment variables. None = log only.
+    pub command: Option<String>,
+    /// One alert per incident (kind, scope, key) within this time.
+    pub cooldown_secs: u64,
+    /// The command is killed after this long.
+    pub timeout_secs: u64,
+}
+
+impl Default for Alert {
+    fn default() -> Self {
+        Alert {
+            command: None,
+            cooldown_secs: 300,
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Abuse {
+    pub rate: Vec<RateRule>,
+    pub lockout: Lockout,
+    pub alert: Alert,
+    /// Users and addresses tracked at once; the least recently seen are forgotten first.
+    pub max_tracked_keys: usize,
+}
+
+impl Default for Abuse {
+    fn default() -> Self {
+        let rule = |scope, what, max, window_secs| RateRule {
+            scope,
+            what,
+            max,
+            window_secs,
+        };
+        Abuse {
+            rate: vec![
+                rule(RateScope::User, RateWhat::Messages, 100, 3600),
+                rule(RateScope::User, RateWhat::Messages, 500, 86_400),
+                rule(RateScope::User, RateWhat::Recipients, 1000, 86_400),
+                rule(RateScope::Client, RateWhat::Messages, 300, 3600),
+            ],
+            lockout: Lockout::default(),
+            alert: Alert::default(),
+            max_tracked_keys: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Pop3,
     Smtp,
@@ -532,6 +635,54 @@ impl Config {
                 l.keepalive_secs.to_string(),
                 "must be shorter than limits.server_timeout_secs",
             );
+        }
+        for (i, r) in self.abuse.rate.iter().enumerate() {
+            if r.max == 0 {
+                bad(
+                    &format!("abuse.rate[{i}].max"),
+                    "0".into(),
+                    "must be at least 1 (remove the rule to disable it)",
+                );
+            }
+            if r.window_secs == 0 {
+                bad(
+                    &format!("abuse.rate[{i}].window_secs"),
+                    "0".into(),
+                    "must be at least 1",
+                );
+            }
+        }
+        let lo = &self.abuse.lockout;
+        if lo.max_failures > 0 && (lo.window_secs == 0 || lo.block_secs == 0) {
+            bad(
+                "abuse.lockout",
+                format!(
+                    "window_secs = {}, block_secs = {}",
+                    lo.window_secs, lo.block_secs
+                ),
+                "both must be at least 1 (or set max_failures = 0 to disable the lockout)",
+            );
+        }
+        if let Some(c) = &self.abuse.alert.command {
+            let p = Path::new(c);
+            let runnable = p.is_absolute()
+                && std::fs::metadata(p)
+                    .map(|m| {
+                        m.is_file()
+                            && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111
+                                != 0
+                    })
+                    .unwrap_or(false);
+            if !runnable {
+                bad(
+                    "abuse.alert.command",
+                    c.clone(),
+                    "give the absolute path of an existing executable file",
+                );
+            }
+        }
+        if self.abuse.max_tracked_keys == 0 {
+            bad("abuse.max_tracked_keys", "0".into(), "must be at least 1");
         }
         if self.smtp.max_recipients == 0 {
             bad(
@@ -812,6 +963,23 @@ mod tests {
         );
         assert!(e.iter().any(|e| e.key == "listener[1].listen"));
         assert!(e.iter().any(|e| e.key == "listener[1].intercept_ports"));
+    }
+
+    #[test]
+    fn abuse_rules_are_checked() {
+        let e = errors_of(
+            "[[abuse.rate]]\nscope = \"user\"\nwhat = \"messages\"\nmax = 0\nwindow_secs = 60\n[abuse.alert]\ncommand = \"notify.sh\"\n[[listener]]\nprotocol=\"smtp\"\nlisten=\"[::]:1\"\nintercept_ports=[25]\n",
+        );
+        assert!(e.iter().any(|e| e.key == "abuse.rate[0].max"), "{e:?}");
+        let c = e.iter().find(|e| e.key == "abuse.alert.command").unwrap();
+        assert_eq!(c.value, "notify.sh");
+        let e = errors_of(
+            "[[abuse.rate]]\nscope = \"domain\"\nwhat = \"messages\"\nmax = 1\nwindow_secs = 1\n",
+        );
+        assert!(
+            e[0].fix.contains("user") && e[0].fix.contains("client"),
+            "{e:?}"
+        );
     }
 
     #[test]

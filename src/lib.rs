@@ -7,6 +7,7 @@
 //! the client receives, and `session_log` records it all.
 #![forbid(unsafe_code)]
 
+pub mod abuse;
 pub mod config;
 pub mod error;
 pub mod ids;

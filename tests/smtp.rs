@@ -113,8 +113,38 @@ out.write(b'ok')
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let stored = t.wait_stored("alice", 2);
-    assert_eq!(stored.len(), 2);
+    // curl, a third real client (no pipelining, no AUTH).
+    let curl_msg = t.path("curl.eml").display().to_string();
+    std::fs::write(&curl_msg, tricky_message("curl")).unwrap();
+    let out = t.ns_output(
+        &client_ns,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "30",
+            &format!("smtp://{SERVER_V4}/client.portcullis.test"),
+            "--mail-from",
+            "c@example.test",
+            "--mail-rcpt",
+            "alice@example.test",
+            "-T",
+            &curl_msg,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let stored = t.wait_stored("alice", 3);
+    assert_eq!(stored.len(), 3);
+    let curl_stored = stored
+        .iter()
+        .find(|m| String::from_utf8_lossy(m).contains("Subject: curl"))
+        .unwrap();
+    assert!(without_trace(curl_stored).1 == tricky_message("curl"));
     let (scan, body) = without_trace(&stored[0]);
     assert!(
         scan.starts_with("X-Portcullis-Scan: clean by portcullis on gw.portcullis.test (builtin)"),
@@ -387,4 +417,134 @@ tls.close()
         logs.contains("NOT SCANNED (starttls = passthrough)"),
         "{logs}"
     );
+}
+
+#[test]
+fn rate_limit_and_lockout_trip_at_their_counts_clear_after_the_window_and_alert() {
+    let mut t = Topology::new("slimit");
+    t.start_dovecot();
+    t.start_postfix();
+    let alerts = t.path("alerts.log").display().to_string();
+    let script = t.path("alert.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nenv | grep '^PORTCULLIS_' | sort >> {alerts}\necho --- >> {alerts}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cfg = t.write_config(&format!(
+        "[[abuse.rate]]\nscope = \"user\"\nwhat = \"messages\"\nmax = 2\nwindow_secs = 4\n\
+         [abuse.lockout]\nmax_failures = 3\nwindow_secs = 60\nblock_secs = 4\n\
+         [abuse.alert]\ncommand = \"{}\"\ncooldown_secs = 1\n\
+         {SMTP_LISTENER}\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n",
+        script.display()
+    ));
+    t.start_portcullis(&cfg);
+    let send = r#"
+import smtplib
+def send(user='alice', pw='alicepw'):
+    s = smtplib.SMTP(HOST, 25, timeout=30)
+    try:
+        # One AUTH PLAIN attempt (login() would go on to try LOGIN after a failure).
+        s.ehlo('c.test')
+        s.user, s.password = user, pw
+        s.auth('PLAIN', s.auth_plain)
+        s.sendmail('alice@example.test', ['bob@example.test'], b'Subject: hi\r\n\r\nhello\r\n')
+        return '250'
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as e:
+        return '%d %s' % (e.smtp_code, e.smtp_error.decode())
+    finally:
+        s.quit()
+"#;
+    let r = t.python_client(
+        SERVER_V4,
+        &format!("{send}\nout.write('|'.join(send() for _ in range(3)).encode())"),
+    );
+    let r = String::from_utf8_lossy(&r).to_string();
+    let replies: Vec<&str> = r.split('|').collect();
+    assert_eq!(&replies[..2], ["250", "250"], "{r}");
+    assert!(
+        replies[2].starts_with("450 4.7.1 portcullis: sending limit reached"),
+        "{r}"
+    );
+    std::thread::sleep(Duration::from_millis(4200));
+    let r = t.python_client(SERVER_V4, &format!("{send}\nout.write(send().encode())"));
+    assert_eq!(r, b"250", "the limit clears after its window");
+    assert_eq!(t.wait_stored("bob", 3).len(), 3);
+
+    // Two wrong SMTP passwords and one wrong POP3 password from the same client: locked.
+    let r = t.python_client(
+        SERVER_V4,
+        &format!(
+            r#"{send}
+res = [send(pw='wrong'), send(pw='wrong')]
+p = poplib.POP3(HOST, 110, timeout=30)
+p.user('alice')
+try:
+    p.pass_('wrong')
+except poplib.error_proto as e:
+    res.append(str(e))
+p.quit()
+res.append(send())
+p = poplib.POP3(HOST, 110, timeout=30)
+p.user('alice')
+try:
+    p.pass_('alicepw')
+    res.append('POP3 OK')
+except poplib.error_proto as e:
+    res.append(str(e))
+p.quit()
+out.write('|'.join(res).encode())
+"#
+        ),
+    );
+    let r = String::from_utf8_lossy(&r).to_string();
+    let replies: Vec<&str> = r.split('|').collect();
+    assert!(
+        replies[0].starts_with("535") && replies[1].starts_with("535"),
+        "{r}"
+    );
+    assert!(
+        replies[2].contains("-ERR") && !replies[2].contains("portcullis"),
+        "the server judged the third: {r}"
+    );
+    assert!(
+        replies[3].starts_with("454 4.7.0 portcullis: too many failed logins"),
+        "{r}"
+    );
+    assert!(
+        replies[4].contains("[SYS/TEMP] portcullis: too many failed logins"),
+        "{r}"
+    );
+    std::thread::sleep(Duration::from_millis(4200));
+    let r = t.python_client(SERVER_V4, &format!("{send}\nout.write(send().encode())"));
+    assert_eq!(r, b"250", "the lockout ends after block_secs");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read_to_string(&alerts).unwrap_or_default();
+        if log.contains("PORTCULLIS_ALERT=lockout") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        log.contains("PORTCULLIS_ALERT=rate_limit\n") && log.contains("PORTCULLIS_USER=alice\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("PORTCULLIS_ALERT=lockout\n")
+            && log.contains(&format!("PORTCULLIS_CLIENT={CLIENT_V4}\n")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("alicepw") && !log.contains("wrong"),
+        "credentials reached an alert"
+    );
+    let logs = t.session_logs();
+    assert!(
+        logs.contains("limit rate_limit scope=user key=alice"),
+        "{logs}"
+    );
+    assert!(logs.contains("limit lockout scope=client"), "{logs}");
 }

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
 
+use crate::abuse::Abuse;
 use crate::config::{Config, Listener, Protocol};
 use crate::ids::{ClientAddr, SessionId};
 use crate::proto::{pop3, smtp};
@@ -27,6 +28,7 @@ pub struct Shared {
     pub pipeline: Pipeline,
     pub quarantine: Quarantine,
     pub withheld: Withheld,
+    pub abuse: Abuse,
     pub notice_template: String,
     pub connections: Arc<Semaphore>,
     per_client: Mutex<HashMap<IpAddr, usize>>,
@@ -41,7 +43,9 @@ impl Shared {
         notice_template: String,
     ) -> Self {
         let max = cfg.limits.max_connections;
+        let abuse = Abuse::new(&cfg.abuse);
         Shared {
+            abuse,
             cfg,
             pipeline,
             quarantine,

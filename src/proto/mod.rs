@@ -2,4 +2,5 @@
 pub mod dot;
 pub mod lines;
 pub mod pop3;
+pub mod sasl;
 pub mod smtp;

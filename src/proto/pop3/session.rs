@@ -8,10 +8,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout};
 
+use crate::abuse::Actor;
 use crate::config::{DownloadAction, Listener, StartTls};
 use crate::error::{ProxyError, Side};
 use crate::ids::{ClientAddr, OrigDstAddr, QuarantineId, SessionId};
-use crate::message::mime::{self, base64_decode_any};
+use crate::message::mime;
 use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
@@ -25,6 +26,8 @@ use crate::session_log::SessionLog;
 use super::codec::{self, Command, CommandError, ResponseDecoder, Status, Stuffer, Verb};
 
 const READ_CHUNK: usize = 64 * 1024;
+const LOCKED_OUT: &[u8] =
+    b"-ERR [SYS/TEMP] portcullis: too many failed logins, try again later\r\n";
 
 pub async fn run(
     client: TcpStream,
@@ -323,18 +326,57 @@ impl Session<'_> {
         }
     }
 
+    /// Lockout check before credentials go to the server; a refusal is reported.
+    fn login_blocked(&mut self, user: Option<String>) -> bool {
+        let actor = Actor {
+            client: self.client_addr.0.ip(),
+            user: user.as_deref(),
+        };
+        !self
+            .shared
+            .abuse
+            .check_login(&mut self.log, self.id.as_str(), "pop3", &actor)
+    }
+
+    /// A -ERR to a login that blames the credentials, not a busy mailbox or the server.
+    fn login_failed(&mut self, user: Option<String>, reply: &[u8]) {
+        let r = String::from_utf8_lossy(reply).to_ascii_uppercase();
+        if ["[IN-USE]", "[SYS/TEMP]", "[LOGIN-DELAY]"]
+            .iter()
+            .any(|c| r.contains(c))
+        {
+            return;
+        }
+        let actor = Actor {
+            client: self.client_addr.0.ip(),
+            user: user.as_deref(),
+        };
+        self.shared
+            .abuse
+            .report_failed_login(&mut self.log, self.id.as_str(), "pop3", &actor);
+    }
+
     /// Commands whose answer is relayed as is (CAPA filtered, UIDL remembered).
     async fn simple(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
         if let Verb::User | Verb::Apop = cmd.verb {
             self.pending_user = cmd.args.first().cloned();
+        }
+        if let Verb::Pass | Verb::Apop = cmd.verb
+            && self.login_blocked(self.pending_user.clone())
+        {
+            return self.send_client(LOCKED_OUT).await;
         }
         self.send_server(line).await?;
         let (st, resp) = self.server_status().await?;
         self.send_client(&resp).await?;
         if st != Status::Ok {
             if let Verb::Pass | Verb::Apop = cmd.verb {
-                let who = self.pending_user.clone().unwrap_or_default();
-                self.log.event("login", &format!("failed user={who}"));
+                let who = self.pending_user.clone();
+                self.log.event(
+                    "login",
+                    &format!("failed user={}", who.as_deref().unwrap_or("")),
+                );
+                self.login_failed(who, &resp);
             }
             return Ok(());
         }
@@ -394,8 +436,8 @@ impl Session<'_> {
     /// SASL exchange: challenges and responses are relayed; the user name is read from
     /// PLAIN and LOGIN responses for the log, never the password.
     async fn auth(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
-        self.send_server(line).await?;
         if cmd.args.is_empty() {
+            self.send_server(line).await?;
             let (st, resp) = self.server_status().await?;
             self.send_client(&resp).await?;
             if st == Status::Ok {
@@ -405,10 +447,15 @@ impl Session<'_> {
         }
         let mech = cmd.args[0].to_ascii_uppercase();
         let mut step = 0usize;
+        self.pending_user = None;
         if let Some(initial) = cmd.args.get(1) {
             self.note_sasl_user(&mech, 0, initial.as_bytes());
             step = 1;
         }
+        if self.login_blocked(self.pending_user.clone()) {
+            return self.send_client(LOCKED_OUT).await;
+        }
+        self.send_server(line).await?;
         loop {
             let (st, resp) = self.server_status().await?;
             self.send_client(&resp).await?;
@@ -417,8 +464,15 @@ impl Session<'_> {
                     let Some(answer) = self.client_line().await? else {
                         return Err(ProxyError::Closed { side: Side::Client });
                     };
+                    let had_user = self.pending_user.is_some();
                     self.note_sasl_user(&mech, step, trim_eol(&answer));
                     step += 1;
+                    if !had_user && self.login_blocked(self.pending_user.clone()) {
+                        // Cancel (RFC 5034 §4) before the password reaches the server.
+                        self.send_server(b"*\r\n").await?;
+                        self.server_status().await?;
+                        return self.send_client(LOCKED_OUT).await;
+                    }
                     self.send_server(&answer).await?;
                 }
                 Status::Ok => {
@@ -429,9 +483,15 @@ impl Session<'_> {
                     return Ok(());
                 }
                 Status::Err => {
-                    let who = self.pending_user.take().unwrap_or_default();
-                    self.log
-                        .event("login", &format!("failed user={who} mechanism={mech}"));
+                    let who = self.pending_user.take();
+                    self.log.event(
+                        "login",
+                        &format!(
+                            "failed user={} mechanism={mech}",
+                            who.as_deref().unwrap_or("")
+                        ),
+                    );
+                    self.login_failed(who, &resp);
                     return Ok(());
                 }
             }
@@ -439,22 +499,8 @@ impl Session<'_> {
     }
 
     fn note_sasl_user(&mut self, mech: &str, step: usize, data: &[u8]) {
-        let decoded = base64_decode_any(data);
-        let user = match (mech, step) {
-            // authzid \0 authcid \0 password: the authentication identity.
-            ("PLAIN", _) => decoded.split(|&b| b == 0).nth(1).map(|u| u.to_vec()),
-            ("LOGIN", 0) => Some(decoded),
-            _ => None,
-        };
-        if let Some(u) = user {
-            let u: String = String::from_utf8_lossy(&u)
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(128)
-                .collect();
-            if !u.is_empty() {
-                self.pending_user = Some(u);
-            }
+        if let Some(u) = crate::proto::sasl::user_in_response(mech, step, data) {
+            self.pending_user = Some(u);
         }
     }
 

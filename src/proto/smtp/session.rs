@@ -9,10 +9,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::config::{BareLineEndings, Listener, StartTls, SubmitAction};
+use crate::abuse::{Actor, Hit};
+use crate::config::{BareLineEndings, Listener, RateWhat, StartTls, SubmitAction};
 use crate::error::{ProxyError, Side};
 use crate::ids::{ClientAddr, OrigDstAddr, QuarantineId, SessionId};
-use crate::message::mime::{self, base64_decode_any};
+use crate::message::mime;
 use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
@@ -163,6 +164,57 @@ enum Outcome {
 }
 
 impl Session<'_> {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            client: self.client_addr.0.ip(),
+            user: self.user.as_deref(),
+        }
+    }
+
+    /// Logs a limit hit or lockout in the session and raises the alert.
+    fn limit_hit(&mut self, hit: &Hit, actor_user: Option<&str>) {
+        let actor = Actor {
+            client: self.client_addr.0.ip(),
+            user: actor_user,
+        };
+        self.shared
+            .abuse
+            .report(&mut self.log, hit, self.id.as_str(), "smtp", &actor);
+    }
+
+    /// Checks a rate limit for the current actor; on a hit, answers 450 and alerts.
+    async fn within_rate(&mut self, what: RateWhat, amount: u64) -> Result<bool, ProxyError> {
+        let checked = self
+            .shared
+            .abuse
+            .check(what, amount, &self.actor(), Instant::now());
+        match checked {
+            Ok(()) => Ok(true),
+            Err(hit) => {
+                let user = self.user.clone();
+                self.limit_hit(&hit, user.as_deref());
+                self.reply_client(&Reply::new(
+                    450,
+                    "4.7.1 portcullis: sending limit reached, try again later",
+                ))
+                .await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Whether a login for `user` (if known yet) must not go to the server.
+    fn login_blocked(&mut self, user: Option<&str>) -> bool {
+        let actor = Actor {
+            client: self.client_addr.0.ip(),
+            user,
+        };
+        !self
+            .shared
+            .abuse
+            .check_login(&mut self.log, self.id.as_str(), "smtp", &actor)
+    }
+
     async fn send_client(&mut self, data: &[u8]) -> Result<(), ProxyError> {
         self.client
             .write_all(data)
@@ -417,12 +469,18 @@ impl Session<'_> {
     /// SASL: 334 challenges and the client's answers are relayed; the user name is read
     /// from PLAIN and LOGIN for logs, never the password.
     async fn auth(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        const LOCKED: &str = "4.7.0 portcullis: too many failed logins, try again later";
         let mut words = cmd.args.split_whitespace();
         let mech = words.next().unwrap_or("").to_ascii_uppercase();
         let mut step = 0usize;
+        self.pending_user = None;
         if let Some(initial) = words.next() {
             self.note_sasl_user(&mech, 0, initial.as_bytes());
             step = 1;
+        }
+        let pending = self.pending_user.clone();
+        if self.login_blocked(pending.as_deref()) {
+            return self.reply_client(&Reply::new(454, LOCKED)).await;
         }
         let mut r = self.ask(line).await?;
         loop {
@@ -433,43 +491,55 @@ impl Session<'_> {
             let Some(answer) = self.client_line().await? else {
                 return Err(ProxyError::Closed { side: Side::Client });
             };
+            let had_user = self.pending_user.is_some();
             self.note_sasl_user(&mech, step, trim_eol(&answer));
             step += 1;
+            let pending = self.pending_user.clone();
+            if !had_user && pending.is_some() && self.login_blocked(pending.as_deref()) {
+                // Cancel the exchange (RFC 4954 §4) before the password reaches the server.
+                let cancelled = self.ask(b"*\r\n").await?;
+                self.log.event(
+                    "login",
+                    &format!(
+                        "blocked user={} server_cancel={}",
+                        pending.unwrap_or_default(),
+                        cancelled.code
+                    ),
+                );
+                return self.reply_client(&Reply::new(454, LOCKED)).await;
+            }
             r = self.ask(&answer).await?;
         }
-        let who = self.pending_user.take().unwrap_or_default();
+        let who = self.pending_user.take();
+        let name = who.clone().unwrap_or_default();
         if r.code == 235 {
-            self.user = Some(who.clone());
+            self.user = who;
             self.log
-                .event("login", &format!("ok user={who} mechanism={mech}"));
+                .event("login", &format!("ok user={name} mechanism={mech}"));
         } else {
             self.log.event(
                 "login",
-                &format!("failed user={who} mechanism={mech} reply={}", r.code),
+                &format!("failed user={name} mechanism={mech} reply={}", r.code),
             );
+            if r.code == 535 {
+                let actor = Actor {
+                    client: self.client_addr.0.ip(),
+                    user: who.as_deref(),
+                };
+                self.shared.abuse.report_failed_login(
+                    &mut self.log,
+                    self.id.as_str(),
+                    "smtp",
+                    &actor,
+                );
+            }
         }
         Ok(())
     }
 
     fn note_sasl_user(&mut self, mech: &str, step: usize, data: &[u8]) {
-        if data == b"=" || data == b"*" {
-            return;
-        }
-        let decoded = base64_decode_any(data);
-        let user = match (mech, step) {
-            ("PLAIN", _) => decoded.split(|&b| b == 0).nth(1).map(|u| u.to_vec()),
-            ("LOGIN", 0) => Some(decoded),
-            _ => None,
-        };
-        if let Some(u) = user {
-            let u: String = String::from_utf8_lossy(&u)
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(128)
-                .collect();
-            if !u.is_empty() {
-                self.pending_user = Some(u);
-            }
+        if let Some(u) = crate::proto::sasl::user_in_response(mech, step, data) {
+            self.pending_user = Some(u);
         }
     }
 
@@ -497,6 +567,9 @@ impl Session<'_> {
                 .reply_client(&Reply::new(552, &format!("5.3.4 portcullis: message size exceeds fixed maximum message size ({limit})")))
                 .await;
         }
+        if !self.within_rate(RateWhat::Messages, 1).await? {
+            return Ok(());
+        }
         let r = self.relay(line).await?;
         let from = cmd.path().unwrap_or("").to_string();
         self.log
@@ -520,10 +593,18 @@ impl Session<'_> {
                 ))
                 .await;
         }
+        if !self.within_rate(RateWhat::Recipients, 1).await? {
+            return Ok(());
+        }
         let r = self.relay(line).await?;
         let to = cmd.path().unwrap_or("").to_string();
         self.log
             .event("rcpt", &format!("to=<{to}> reply={}", r.summary()));
+        if r.is_positive() {
+            self.shared
+                .abuse
+                .record(RateWhat::Recipients, 1, &self.actor(), Instant::now());
+        }
         if let Some(t) = self.txn.as_mut() {
             t.rcpts.push(to);
             if r.is_positive() {
@@ -656,6 +737,17 @@ impl Session<'_> {
         } else if let Some(e) = spool_err {
             self.log.event("spool", &format!("local: {e}"));
             refused(451, "4.3.0 portcullis: local error, try again later".into())
+        } else if let Err(hit) =
+            self.shared
+                .abuse
+                .check(RateWhat::Bytes, size, &self.actor(), Instant::now())
+        {
+            let user = self.user.clone();
+            self.limit_hit(&hit, user.as_deref());
+            refused(
+                450,
+                "4.7.1 portcullis: sending limit reached, try again later".into(),
+            )
         } else {
             None
         };
@@ -753,6 +845,13 @@ impl Session<'_> {
                 };
                 if final_reply.code == 250 {
                     self.delivered += 1;
+                    let now = Instant::now();
+                    self.shared
+                        .abuse
+                        .record(RateWhat::Messages, 1, &self.actor(), now);
+                    self.shared
+                        .abuse
+                        .record(RateWhat::Bytes, size, &self.actor(), now);
                 }
                 self.log.event(
                     "message",

@@ -1,0 +1,558 @@
+//! Protects the organisation from its own compromised accounts and machines: sending rate
+//! limits per authenticated user and per client address, and a lockout after repeated
+//! failed logins, shared by every protocol. Every limit hit or lockout is an alert: a
+//! structured warning, and optionally a command the admin configured.
+//!
+//! Counters live behind the `Counters` trait; `MemoryCounters` keeps them in this process.
+//! A store shared by several gateways can implement the same trait.
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::{Abuse as Cfg, RateScope, RateWhat};
+
+/// Sliding-window counters keyed by strings.
+pub trait Counters: Send + Sync {
+    /// The sum of what was added to `key` within `window` before `now`.
+    fn total(&self, key: &str, window: Duration, now: Instant) -> u64;
+    fn add(&self, key: &str, amount: u64, now: Instant);
+    fn clear(&self, key: &str);
+}
+
+/// In-process counters. Each key keeps its events for at most `horizon` (the longest
+/// window in use), and at most `max_keys` keys are tracked: the least recently used go.
+/// Per key: when it was last used, and its events (time, amount) oldest first.
+type Events = HashMap<String, (Instant, VecDeque<(Instant, u64)>)>;
+
+pub struct MemoryCounters {
+    inner: Mutex<Events>,
+    horizon: Duration,
+    max_keys: usize,
+    max_events: usize,
+}
+
+impl MemoryCounters {
+    pub fn new(horizon: Duration, max_keys: usize) -> Self {
+        MemoryCounters {
+            inner: Mutex::new(HashMap::new()),
+            horizon,
+            max_keys,
+            max_events: 100_000,
+        }
+    }
+}
+
+impl Counters for MemoryCounters {
+    fn total(&self, key: &str, window: Duration, now: Instant) -> u64 {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(key)
+            .map(|(_, ev)| {
+                ev.iter()
+                    .filter(|(t, _)| now.saturating_duration_since(*t) < window)
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn add(&self, key: &str, amount: u64, now: Instant) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !m.contains_key(key)
+            && m.len() >= self.max_keys
+            && let Some(oldest) = m
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(k, _)| k.clone())
+        {
+            m.remove(&oldest);
+        }
+        let (used, ev) = m
+            .entry(key.to_string())
+            .or_insert_with(|| (now, VecDeque::new()));
+        *used = now;
+        while ev
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= self.horizon)
+            || ev.len() >= self.max_events
+        {
+            ev.pop_front();
+        }
+        ev.push_back((now, amount));
+    }
+
+    fn clear(&self, key: &str) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// Who is acting: the client address always, the user once known.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub client: IpAddr,
+    pub user: Option<&'a str>,
+}
+
+/// A limit that was hit, for the reply, the log and the alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub kind: &'static str,
+    pub scope: &'static str,
+    pub key: String,
+    pub detail: String,
+}
+
+pub struct Abuse {
+    cfg: Cfg,
+    counters: Box<dyn Counters>,
+    /// Blocked keys and until when (lockout).
+    blocked: Mutex<HashMap<String, Instant>>,
+    /// When each key last raised an alert, so one incident is one alert.
+    alerted: Mutex<HashMap<String, Instant>>,
+}
+
+fn scope_name(s: RateScope) -> &'static str {
+    match s {
+        RateScope::User => "user",
+        RateScope::Client => "client",
+    }
+}
+
+impl Abuse {
+    pub fn new(cfg: &Cfg) -> Abuse {
+        let horizon = cfg
+            .rate
+            .iter()
+            .map(|r| r.window_secs)
+            .chain([cfg.lockout.window_secs])
+            .max()
+            .unwrap_or(3600);
+        Abuse {
+            cfg: cfg.clone(),
+            counters: Box::new(MemoryCounters::new(
+                Duration::from_secs(horizon),
+                cfg.max_tracked_keys,
+            )),
+            blocked: Mutex::new(HashMap::new()),
+            alerted: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(scope: RateScope, what: RateWhat, actor: &Actor) -> Option<String> {
+        let w = match what {
+            RateWhat::Messages => "msg",
+            RateWhat::Recipients => "rcpt",
+            RateWhat::Bytes => "bytes",
+        };
+        match scope {
+            RateScope::User => actor
+                .user
+                .map(|u| format!("rate:{w}:user:{}", u.to_ascii_lowercase())),
+            RateScope::Client => Some(format!("rate:{w}:client:{}", actor.client)),
+        }
+    }
+
+    /// Whether `amount` more of `what` stays within every applicable rule.
+    pub fn check(
+        &self,
+        what: RateWhat,
+        amount: u64,
+        actor: &Actor,
+        now: Instant,
+    ) -> Result<(), Hit> {
+        for r in self.cfg.rate.iter().filter(|r| r.what == what) {
+            let Some(key) = Self::key(r.scope, what, actor) else {
+                continue;
+            };
+            let used = self
+                .counters
+                .total(&key, Duration::from_secs(r.window_secs), now);
+            if used + amount > r.max {
+                let who = match r.scope {
+                    RateScope::User => actor.user.unwrap_or("-").to_string(),
+                    RateScope::Client => actor.client.to_string(),
+                };
+                return Err(Hit {
+                    kind: "rate_limit",
+                    scope: scope_name(r.scope),
+                    key: who,
+                    detail: format!(
+                        "{what:?} limit {} per {} s reached ({} used, {} more asked)",
+                        r.max, r.window_secs, used, amount
+                    )
+                    .to_lowercase(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts what was sent, in every scope that has a rule for it.
+    pub fn record(&self, what: RateWhat, amount: u64, actor: &Actor, now: Instant) {
+        let mut seen = Vec::new();
+        for r in self.cfg.rate.iter().filter(|r| r.what == what) {
+            if let Some(key) = Self::key(r.scope, what, actor)
+                && !seen.contains(&key)
+            {
+                self.counters.add(&key, amount, now);
+                seen.push(key);
+            }
+        }
+    }
+
+    fn lock_keys(actor: &Actor) -> Vec<(&'static str, String, String)> {
+        let mut keys = vec![(
+            "client",
+            format!("login:client:{}", actor.client),
+            actor.client.to_string(),
+        )];
+        if let Some(u) = actor.user {
+            keys.push((
+                "user",
+                format!("login:user:{}", u.to_ascii_lowercase()),
+                u.to_string(),
+            ));
+        }
+        keys
+    }
+
+    /// Whether a login may be tried now: neither the client address nor the user is locked out.
+    pub fn login_allowed(&self, actor: &Actor, now: Instant) -> Result<(), Hit> {
+        let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        for (scope, key, who) in Self::lock_keys(actor) {
+            if let Some(until) = blocked.get(&key)
+                && *until > now
+            {
+                return Err(Hit {
+                    kind: "lockout",
+                    scope,
+                    key: who,
+                    detail: format!(
+                        "locked out for {} s more",
+                        until.duration_since(now).as_secs() + 1
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a failed login; returns the lockouts it starts.
+    pub fn login_failed(&self, actor: &Actor, now: Instant) -> Vec<Hit> {
+        let l = &self.cfg.lockout;
+        let mut hits = Vec::new();
+        if l.max_failures == 0 {
+            return hits;
+        }
+        for (scope, key, who) in Self::lock_keys(actor) {
+            self.counters.add(&key, 1, now);
+            let n = self
+                .counters
+                .total(&key, Duration::from_secs(l.window_secs), now);
+            if n >= l.max_failures {
+                let until = now + Duration::from_secs(l.block_secs);
+                self.blocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.clone(), until);
+                self.counters.clear(&key);
+                hits.push(Hit {
+                    kind: "lockout",
+                    scope,
+                    key: who,
+                    detail: format!(
+                        "{n} failed logins within {} s: blocked for {} s",
+                        l.window_secs, l.block_secs
+                    ),
+                });
+            }
+        }
+        hits
+    }
+
+    /// Whether this hit should raise an alert now (one per key per `alert.cooldown_secs`).
+    pub fn should_alert(&self, hit: &Hit, now: Instant) -> bool {
+        let key = format!("{}:{}:{}", hit.kind, hit.scope, hit.key);
+        let mut m = self.alerted.lock().unwrap_or_else(|p| p.into_inner());
+        let cooldown = Duration::from_secs(self.cfg.alert.cooldown_secs);
+        match m.get(&key) {
+            Some(t) if now.saturating_duration_since(*t) < cooldown => false,
+            _ => {
+                if m.len() >= self.cfg.max_tracked_keys {
+                    m.retain(|_, t| now.saturating_duration_since(*t) < cooldown);
+                }
+                m.insert(key, now);
+                true
+            }
+        }
+    }
+
+    /// Records a hit in the session log and raises the alert.
+    pub fn report(
+        &self,
+        log: &mut crate::session_log::SessionLog,
+        hit: &Hit,
+        session: &str,
+        protocol: &str,
+        actor: &Actor,
+    ) {
+        log.event(
+            "limit",
+            &format!(
+                "{} scope={} key={} {}",
+                hit.kind, hit.scope, hit.key, hit.detail
+            ),
+        );
+        self.alert(hit, session, protocol, actor, Instant::now());
+    }
+
+    /// Counts a failed login and reports the lockouts it starts.
+    pub fn report_failed_login(
+        &self,
+        log: &mut crate::session_log::SessionLog,
+        session: &str,
+        protocol: &str,
+        actor: &Actor,
+    ) {
+        for hit in self.login_failed(actor, Instant::now()) {
+            self.report(log, &hit, session, protocol, actor);
+        }
+    }
+
+    /// Whether a login may be tried; a refusal is reported.
+    pub fn check_login(
+        &self,
+        log: &mut crate::session_log::SessionLog,
+        session: &str,
+        protocol: &str,
+        actor: &Actor,
+    ) -> bool {
+        match self.login_allowed(actor, Instant::now()) {
+            Ok(()) => true,
+            Err(hit) => {
+                self.report(log, &hit, session, protocol, actor);
+                false
+            }
+        }
+    }
+
+    /// Logs the hit as a structured warning and runs the configured alert command with
+    /// the details in its environment (never waited for by the session).
+    pub fn alert(&self, hit: &Hit, session: &str, protocol: &str, actor: &Actor, now: Instant) {
+        tracing::warn!(
+            alert = hit.kind,
+            scope = hit.scope,
+            key = %hit.key,
+            client = %actor.client,
+            user = actor.user.unwrap_or("-"),
+            protocol,
+            "{}",
+            hit.detail
+        );
+        if !self.should_alert(hit, now) {
+            return;
+        }
+        let Some(cmd) = self.cfg.alert.command.clone() else {
+            return;
+        };
+        let env = [
+            ("PORTCULLIS_ALERT", hit.kind.to_string()),
+            ("PORTCULLIS_SCOPE", hit.scope.to_string()),
+            ("PORTCULLIS_KEY", hit.key.clone()),
+            ("PORTCULLIS_DETAIL", hit.detail.clone()),
+            ("PORTCULLIS_CLIENT", actor.client.to_string()),
+            ("PORTCULLIS_USER", actor.user.unwrap_or("").to_string()),
+            ("PORTCULLIS_PROTOCOL", protocol.to_string()),
+            ("PORTCULLIS_SESSION", session.to_string()),
+        ];
+        let deadline = Duration::from_secs(self.cfg.alert.timeout_secs);
+        tokio::spawn(async move {
+            let mut c = tokio::process::Command::new(&cmd);
+            c.envs(env)
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true);
+            match c.spawn() {
+                Ok(mut child) => match tokio::time::timeout(deadline, child.wait()).await {
+                    Ok(Ok(st)) if st.success() => {}
+                    Ok(Ok(st)) => {
+                        tracing::warn!(command = %cmd, status = %st, "alert command failed")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(command = %cmd, error = %e, "alert command failed")
+                    }
+                    Err(_) => {
+                        tracing::warn!(command = %cmd, "alert command timed out and was killed")
+                    }
+                },
+                Err(e) => tracing::warn!(command = %cmd, error = %e, "cannot run alert command"),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Abuse as Cfg, Lockout, RateRule};
+
+    fn cfg() -> Cfg {
+        Cfg {
+            rate: vec![
+                RateRule {
+                    scope: RateScope::User,
+                    what: RateWhat::Messages,
+                    max: 3,
+                    window_secs: 60,
+                },
+                RateRule {
+                    scope: RateScope::Client,
+                    what: RateWhat::Recipients,
+                    max: 5,
+                    window_secs: 10,
+                },
+            ],
+            lockout: Lockout {
+                max_failures: 3,
+                window_secs: 30,
+                block_secs: 60,
+            },
+            ..Cfg::default()
+        }
+    }
+
+    fn actor(user: Option<&str>) -> Actor<'_> {
+        Actor {
+            client: "198.18.1.2".parse().unwrap(),
+            user,
+        }
+    }
+
+    #[test]
+    fn rate_limit_trips_at_the_count_and_clears_after_the_window() {
+        let a = Abuse::new(&cfg());
+        let t0 = Instant::now();
+        let alice = actor(Some("alice"));
+        for i in 0..3 {
+            assert!(
+                a.check(RateWhat::Messages, 1, &alice, t0).is_ok(),
+                "message {i}"
+            );
+            a.record(RateWhat::Messages, 1, &alice, t0);
+        }
+        let hit = a.check(RateWhat::Messages, 1, &alice, t0).unwrap_err();
+        assert_eq!(
+            (hit.kind, hit.scope, hit.key.as_str()),
+            ("rate_limit", "user", "alice")
+        );
+        // Another user from the same address is not affected by alice's limit.
+        assert!(
+            a.check(RateWhat::Messages, 1, &actor(Some("bob")), t0)
+                .is_ok()
+        );
+        // Unauthenticated: no user rule applies.
+        assert!(a.check(RateWhat::Messages, 1, &actor(None), t0).is_ok());
+        assert!(
+            a.check(RateWhat::Messages, 1, &alice, t0 + Duration::from_secs(61))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn recipients_count_per_client_address() {
+        let a = Abuse::new(&cfg());
+        let t0 = Instant::now();
+        a.record(RateWhat::Recipients, 5, &actor(None), t0);
+        assert!(
+            a.check(RateWhat::Recipients, 1, &actor(Some("x")), t0)
+                .is_err()
+        );
+        assert!(
+            a.check(
+                RateWhat::Recipients,
+                1,
+                &actor(None),
+                t0 + Duration::from_secs(10)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn lockout_after_failures_and_release_after_block() {
+        let a = Abuse::new(&cfg());
+        let t0 = Instant::now();
+        let alice = actor(Some("alice"));
+        assert!(a.login_failed(&alice, t0).is_empty());
+        assert!(a.login_failed(&alice, t0).is_empty());
+        let hits = a.login_failed(&alice, t0);
+        assert_eq!(hits.len(), 2, "client and user both locked: {hits:?}");
+        assert!(a.login_allowed(&alice, t0).is_err());
+        // The same user from elsewhere is locked too, another user from this address too.
+        let elsewhere = Actor {
+            client: "198.18.9.9".parse().unwrap(),
+            user: Some("ALICE"),
+        };
+        assert_eq!(a.login_allowed(&elsewhere, t0).unwrap_err().scope, "user");
+        assert_eq!(
+            a.login_allowed(&actor(Some("bob")), t0).unwrap_err().scope,
+            "client"
+        );
+        assert!(
+            a.login_allowed(&alice, t0 + Duration::from_secs(61))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_add_up() {
+        let a = Abuse::new(&cfg());
+        let t0 = Instant::now();
+        let alice = actor(Some("alice"));
+        a.login_failed(&alice, t0);
+        a.login_failed(&alice, t0);
+        assert!(
+            a.login_failed(&alice, t0 + Duration::from_secs(31))
+                .is_empty()
+        );
+        assert!(
+            a.login_allowed(&alice, t0 + Duration::from_secs(31))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn one_alert_per_incident() {
+        let a = Abuse::new(&cfg());
+        let t0 = Instant::now();
+        let hit = Hit {
+            kind: "rate_limit",
+            scope: "user",
+            key: "alice".into(),
+            detail: String::new(),
+        };
+        assert!(a.should_alert(&hit, t0));
+        assert!(!a.should_alert(&hit, t0 + Duration::from_secs(10)));
+        assert!(a.should_alert(&hit, t0 + Duration::from_secs(301)));
+    }
+
+    #[test]
+    fn memory_counters_are_bounded() {
+        let c = MemoryCounters::new(Duration::from_secs(60), 2);
+        let t0 = Instant::now();
+        c.add("a", 1, t0);
+        c.add("b", 1, t0 + Duration::from_secs(1));
+        c.add("c", 1, t0 + Duration::from_secs(2));
+        assert_eq!(
+            c.total("a", Duration::from_secs(60), t0 + Duration::from_secs(3)),
+            0,
+            "oldest key evicted"
+        );
+        assert_eq!(
+            c.total("c", Duration::from_secs(60), t0 + Duration::from_secs(3)),
+            1
+        );
+    }
+}
