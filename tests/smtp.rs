@@ -548,3 +548,42 @@ out.write('|'.join(res).encode())
     );
     assert!(logs.contains("limit lockout scope=client"), "{logs}");
 }
+
+#[test]
+fn submission_port_ipv6_and_fixed_upstream_mode() {
+    let t = smtp_setup(
+        "sv6",
+        &format!(
+            "[[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10026\"\nupstream = \"[{SERVER_V6}]:25\"\n"
+        ),
+    );
+    let r = t.python_client(SERVER_V6, &format!(r#"
+import smtplib
+for host, port, subject in [(HOST, 587, 'v6-587'), (HOST, 25, 'v6-25'), ({GW_LAN_V4:?}, 10026, 'fixed')]:
+    s = smtplib.SMTP(host, port, timeout=30)
+    s.sendmail('a@example.test', ['alice@example.test'], ('From: a@example.test\r\nSubject: %s\r\n\r\nhello\r\n' % subject).encode())
+    s.quit()
+out.write(b'ok')
+"#));
+    assert_eq!(r, b"ok");
+    let stored = t.wait_stored("alice", 3);
+    assert_eq!(stored.len(), 3);
+    for subject in ["v6-587", "v6-25", "fixed"] {
+        let m = stored
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).to_string())
+            .find(|m| m.contains(&format!("Subject: {subject}\n")))
+            .unwrap_or_else(|| panic!("{subject} not stored"));
+        assert!(m.contains("X-Portcullis-Scan: clean"), "{m}");
+    }
+    let logs = t.session_logs();
+    assert!(
+        logs.contains(&format!("client=[{CLIENT_V6}]:"))
+            && logs.contains(&format!("server=[{SERVER_V6}]:587")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("server=[{SERVER_V6}]:25 listener=[::]:10026")),
+        "{logs}"
+    );
+}

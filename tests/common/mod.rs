@@ -555,6 +555,7 @@ service imap-login {{
             }
             out.push('\n');
         }
+        out.push_str("587 inet n - n - - smtpd\n");
         fs::write(p.join("etc/master.cf"), out).unwrap();
         let d = p.display().to_string();
         let tls = self.path("tls").display().to_string();
