@@ -906,7 +906,11 @@ mod tests {
         assert_eq!(cfg.listeners[0].intercept_ports, vec![110]);
         assert_eq!(cfg.listeners[1].protocol, Protocol::Smtp);
         assert_eq!(cfg.listeners[1].intercept_ports, vec![25, 587]);
-        assert_eq!(cfg.abuse.rate, Abuse::default().rate, "the example shows the defaults");
+        assert_eq!(
+            cfg.abuse.rate,
+            Abuse::default().rate,
+            "the example shows the defaults"
+        );
         assert_eq!(cfg.policy.download.infected, DownloadAction::Replace);
     }
 

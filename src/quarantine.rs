@@ -10,8 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ids::QuarantineId;
+use crate::ids::{ClientAddr, OrigDstAddr, QuarantineId, SessionId};
 use crate::message::spool::Spool;
+use crate::scan::Verdict;
+use crate::session_log::SessionLog;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
@@ -31,6 +33,18 @@ pub struct Record {
     pub size: u64,
     #[serde(default)]
     pub released: bool,
+}
+
+/// Where a quarantined message came from and what it was.
+pub struct Origin<'a> {
+    pub session: &'a SessionId,
+    pub protocol: &'static str,
+    pub user: Option<&'a str>,
+    pub client: ClientAddr,
+    pub server: OrigDstAddr,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +103,45 @@ impl Quarantine {
         rec.size = spool.len();
         self.write_meta(id, &rec)?;
         Ok(rec)
+    }
+
+    /// Quarantines a session's spooled original, numbering entries per session (`seq`).
+    /// Runs the blocking writes off the reactor; a failure goes to the session log and
+    /// gives `None`, and the caller keeps the mail some other way.
+    pub fn keep(
+        &self,
+        log: &mut SessionLog,
+        seq: &mut u64,
+        origin: Origin,
+        verdict: &Verdict,
+        spool: &mut Spool,
+    ) -> Option<QuarantineId> {
+        *seq += 1;
+        let id = QuarantineId::new(origin.session, *seq);
+        let rec = Record {
+            id: String::new(),
+            time: String::new(),
+            epoch_secs: 0,
+            session: origin.session.to_string(),
+            protocol: origin.protocol.into(),
+            user: origin.user.unwrap_or("").into(),
+            client: origin.client.to_string(),
+            server: origin.server.to_string(),
+            from: origin.from,
+            to: origin.to,
+            subject: origin.subject,
+            verdict: verdict.to_string(),
+            sha256: String::new(),
+            size: 0,
+            released: false,
+        };
+        match tokio::task::block_in_place(|| self.store(&id, rec, spool)) {
+            Ok(_) => Some(id),
+            Err(e) => {
+                log.event("quarantine", &format!("local: store failed: {e}"));
+                None
+            }
+        }
     }
 
     fn write_meta(&self, id: &QuarantineId, rec: &Record) -> io::Result<()> {

@@ -1,4 +1,5 @@
 //! Protocol codecs (sans-IO: bytes in, events out) and the tokio drivers that run them.
+pub mod conn;
 pub mod dot;
 pub mod lines;
 pub mod pop3;

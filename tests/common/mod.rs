@@ -798,7 +798,8 @@ interfaces = ["{lan}"]
     /// Starts portcullis in the gateway, loads its nft rules there, waits until it listens.
     pub fn start_portcullis(&mut self, config: &Path) -> usize {
         // PORTCULLIS_BIN lets measurements run an optimised build in the same topology.
-        let bin_owned = std::env::var("PORTCULLIS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_portcullis").to_string());
+        let bin_owned = std::env::var("PORTCULLIS_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_portcullis").to_string());
         let bin = bin_owned.as_str();
         let cfg = config.display().to_string();
         let out = run(Command::new(bin).args(["check", "--config", &cfg]));

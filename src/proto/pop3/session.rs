@@ -2,7 +2,7 @@
 //! commands wait in the buffer, so answers stay in order), holds every RETR/TOP answer
 //! until its verdict, and guards DELE of replaced messages.
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -16,10 +16,10 @@ use crate::message::mime;
 use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
-use crate::net::upstream;
+use crate::proto::conn::{self, ClientConn};
 use crate::proto::dot;
-use crate::proto::lines::{LineBuffer, trim_eol};
-use crate::quarantine::Record;
+use crate::proto::lines::trim_eol;
+use crate::quarantine::Origin;
 use crate::scan::{Verdict, policy};
 use crate::session_log::SessionLog;
 
@@ -30,50 +30,31 @@ const LOCKED_OUT: &[u8] =
     b"-ERR [SYS/TEMP] portcullis: too many failed logins, try again later\r\n";
 
 pub async fn run(
-    client: TcpStream,
+    mut client: TcpStream,
     client_addr: ClientAddr,
     server_addr: OrigDstAddr,
     id: SessionId,
     lcfg: &Listener,
     shared: &Shared,
 ) {
-    let cfg = &shared.cfg;
-    let mut log = SessionLog::open(&cfg.general.session_log_dir, &id);
-    log.event(
-        "start",
-        &format!(
-            "protocol=pop3 client={client_addr} server={server_addr} listener={}",
-            lcfg.listen
-        ),
-    );
-    let started = Instant::now();
-    let connect = upstream::connect(
+    let unreachable = b"-ERR [SYS/TEMP] portcullis: the mail server cannot be reached\r\n";
+    let opened = conn::open(
+        &mut client,
+        client_addr,
         server_addr,
-        cfg.nft.mark,
-        Duration::from_secs(cfg.limits.connect_timeout_secs),
+        &id,
+        lcfg,
+        shared,
+        unreachable,
     )
     .await;
-    let server = match connect {
-        Ok(s) => s,
-        Err(e) => {
-            let mut client = client;
-            let _ = client
-                .write_all(b"-ERR [SYS/TEMP] portcullis: the mail server cannot be reached\r\n")
-                .await;
-            log.event(
-                "end",
-                &format!(
-                    "reason=\"server: connect failed: {e}\" duration_ms={}",
-                    started.elapsed().as_millis()
-                ),
-            );
-            return;
-        }
+    let Some((log, server, started)) = opened else {
+        return;
     };
+    let cfg = &shared.cfg;
     let mut s = Session {
-        client,
+        client: ClientConn::new(client, shared),
         server,
-        cbuf: LineBuffer::new(cfg.limits.max_line_bytes),
         sdec: ResponseDecoder::new(cfg.limits.max_line_bytes),
         shared,
         lcfg,
@@ -86,8 +67,6 @@ pub async fn run(
         uidls: HashMap::new(),
         replaced: HashMap::new(),
         qseq: 0,
-        bytes_from_client: 0,
-        bytes_to_client: 0,
         bytes_from_server: 0,
         messages: 0,
         verdicts: BTreeMap::new(),
@@ -96,7 +75,7 @@ pub async fn run(
         Ok(r) => r.to_string(),
         Err(e) => {
             if e.side() == Side::Client && matches!(e, ProxyError::Protocol { .. }) {
-                s.refuse_client(b"-ERR portcullis: line too long\r\n").await;
+                s.client.refuse(b"-ERR portcullis: line too long\r\n").await;
             }
             format!("{e}")
         }
@@ -107,8 +86,8 @@ pub async fn run(
         s.user.as_deref().unwrap_or("-"),
         s.messages,
         counts.join(","),
-        s.bytes_from_client,
-        s.bytes_to_client,
+        s.client.bytes_in,
+        s.client.bytes_out,
         s.bytes_from_server,
         started.elapsed().as_millis()
     );
@@ -116,9 +95,8 @@ pub async fn run(
 }
 
 struct Session<'a> {
-    client: TcpStream,
+    client: ClientConn,
     server: TcpStream,
-    cbuf: LineBuffer,
     sdec: ResponseDecoder,
     shared: &'a Shared,
     lcfg: &'a Listener,
@@ -133,8 +111,6 @@ struct Session<'a> {
     /// means the original is not safely stored and must stay on the server.
     replaced: HashMap<u32, Option<QuarantineId>>,
     qseq: u64,
-    bytes_from_client: u64,
-    bytes_to_client: u64,
     bytes_from_server: u64,
     messages: u64,
     verdicts: BTreeMap<&'static str, u64>,
@@ -154,27 +130,7 @@ impl Session<'_> {
     }
 
     async fn send_client(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        self.bytes_to_client += data.len() as u64;
-        self.client
-            .write_all(data)
-            .await
-            .map_err(ProxyError::io(Side::Client))
-    }
-
-    /// Ends a session the client broke: tell it why, then drain what it still sends for
-    /// a moment so closing does not reset the connection before the reason arrives.
-    async fn refuse_client(&mut self, reply: &[u8]) {
-        let _ = self.send_client(reply).await;
-        let _ = self.client.shutdown().await;
-        let mut buf = [0u8; 4096];
-        let _ = timeout(Duration::from_secs(1), async {
-            while let Ok(n) = self.client.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        })
-        .await;
+        self.client.send(data).await
     }
 
     async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {
@@ -186,37 +142,7 @@ impl Session<'_> {
 
     /// The next client line; `None` when the client closed the connection.
     async fn client_line(&mut self) -> Result<Option<Vec<u8>>, ProxyError> {
-        let idle = Duration::from_secs(self.shared.cfg.limits.idle_timeout_secs);
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.cbuf.next_line() {
-                Ok(Some(l)) => return Ok(Some(l.to_vec())),
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(ProxyError::protocol(
-                        Side::Client,
-                        format!(
-                            "command line longer than limits.max_line_bytes ({})",
-                            e.limit
-                        ),
-                    ));
-                }
-            }
-            let n = match timeout(idle, self.client.read(&mut buf)).await {
-                Ok(r) => r.map_err(ProxyError::io(Side::Client))?,
-                Err(_) => {
-                    return Err(ProxyError::Timeout {
-                        side: Side::Client,
-                        what: "idle (limits.idle_timeout_secs)",
-                    });
-                }
-            };
-            if n == 0 {
-                return Ok(None);
-            }
-            self.bytes_from_client += n as u64;
-            self.cbuf.push(&buf[..n]);
-        }
+        self.client.line().await
     }
 
     async fn server_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
@@ -608,30 +534,15 @@ impl Session<'_> {
     /// either side sent between STLS and the handshake is dropped: it can only be an
     /// injection.
     async fn splice_tls(&mut self, ok: &[u8]) -> Result<&'static str, ProxyError> {
-        let injected_c = self.cbuf.take_pending().len();
-        let injected_s = self.sdec.take_pending().len();
-        if injected_c + injected_s > 0 {
-            self.log.event(
-                "stls",
-                &format!("discarded plaintext sent before the TLS handshake: client={injected_c} bytes server={injected_s} bytes"),
-            );
-        }
-        self.send_client(ok).await?;
-        self.log.event(
-            "stls",
-            "session continues in TLS end to end: NOT SCANNED (starttls = passthrough)",
-        );
-        match tokio::io::copy_bidirectional(&mut self.client, &mut self.server).await {
-            Ok((up, down)) => {
-                self.bytes_from_client += up;
-                self.bytes_to_client += down;
-                Ok("tls passthrough ended")
-            }
-            Err(e) => Err(ProxyError::Io {
-                side: Side::Local,
-                source: e,
-            }),
-        }
+        let server_pending = self.sdec.take_pending().len();
+        conn::splice_tls(
+            &mut self.client,
+            &mut self.server,
+            server_pending,
+            ok,
+            &mut self.log,
+        )
+        .await
     }
 
     /// RETR / TOP: hold the answer, scan it, deliver what policy says.
@@ -831,37 +742,20 @@ impl Session<'_> {
         head: &[u8],
         verdict: &Verdict,
     ) -> Option<QuarantineId> {
-        self.qseq += 1;
-        let qid = QuarantineId::new(&self.id, self.qseq);
         let sum = mime::summary(head);
-        let rec = Record {
-            id: String::new(),
-            time: String::new(),
-            epoch_secs: 0,
-            session: self.id.to_string(),
-            protocol: "pop3".into(),
-            user: self.user.clone().unwrap_or_default(),
-            client: self.client_addr.to_string(),
-            server: self.server_addr.to_string(),
+        let origin = Origin {
+            session: &self.id,
+            protocol: "pop3",
+            user: self.user.as_deref(),
+            client: self.client_addr,
+            server: self.server_addr,
             from: sum.from,
             to: sum.to,
             subject: sum.subject,
-            verdict: verdict.to_string(),
-            sha256: String::new(),
-            size: 0,
-            released: false,
         };
-        let q = &self.shared.quarantine;
-        match tokio::task::block_in_place(|| q.store(&qid, rec, spool)) {
-            Ok(_) => Some(qid),
-            Err(e) => {
-                self.log.event(
-                    "quarantine",
-                    &format!("local: store failed: {e}; original stays on the server"),
-                );
-                None
-            }
-        }
+        self.shared
+            .quarantine
+            .keep(&mut self.log, &mut self.qseq, origin, verdict, spool)
     }
 
     fn notice(
@@ -936,7 +830,7 @@ impl Session<'_> {
             }
             Delivery::Edited { head, body_offset } => {
                 let n = dot::send_stuffed(
-                    &mut self.client,
+                    &mut self.client.stream,
                     Side::Client,
                     &out,
                     &head,
@@ -945,7 +839,7 @@ impl Session<'_> {
                     stuffer,
                 )
                 .await?;
-                self.bytes_to_client += n;
+                self.client.bytes_out += n;
                 Ok(())
             }
         }

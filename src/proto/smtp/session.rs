@@ -17,10 +17,10 @@ use crate::message::mime;
 use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
-use crate::net::upstream;
+use crate::proto::conn::{self, ClientConn};
 use crate::proto::dot::{self, Stuffer};
 use crate::proto::lines::{LineBuffer, trim_eol};
-use crate::quarantine::Record;
+use crate::quarantine::Origin;
 use crate::scan::{Verdict, policy};
 use crate::session_log::SessionLog;
 
@@ -30,52 +30,32 @@ use super::data::DataReader;
 const READ_CHUNK: usize = 64 * 1024;
 
 pub async fn run(
-    client: TcpStream,
+    mut client: TcpStream,
     client_addr: ClientAddr,
     server_addr: OrigDstAddr,
     id: SessionId,
     lcfg: &Listener,
     shared: &Shared,
 ) {
-    let cfg = &shared.cfg;
-    let mut log = SessionLog::open(&cfg.general.session_log_dir, &id);
-    log.event(
-        "start",
-        &format!(
-            "protocol=smtp client={client_addr} server={server_addr} listener={}",
-            lcfg.listen
-        ),
-    );
-    let started = Instant::now();
-    let connect = upstream::connect(
+    let unreachable =
+        b"421 4.4.1 portcullis: the mail server cannot be reached, try again later\r\n";
+    let opened = conn::open(
+        &mut client,
+        client_addr,
         server_addr,
-        cfg.nft.mark,
-        Duration::from_secs(cfg.limits.connect_timeout_secs),
+        &id,
+        lcfg,
+        shared,
+        unreachable,
     )
     .await;
-    let server = match connect {
-        Ok(s) => s,
-        Err(e) => {
-            let mut client = client;
-            let _ = client
-                .write_all(
-                    b"421 4.4.1 portcullis: the mail server cannot be reached, try again later\r\n",
-                )
-                .await;
-            log.event(
-                "end",
-                &format!(
-                    "reason=\"server: connect failed: {e}\" duration_ms={}",
-                    started.elapsed().as_millis()
-                ),
-            );
-            return;
-        }
+    let Some((log, server, started)) = opened else {
+        return;
     };
+    let cfg = &shared.cfg;
     let mut s = Session {
-        client,
+        client: ClientConn::new(client, shared),
         server,
-        cbuf: LineBuffer::new(cfg.limits.max_line_bytes),
         sbuf: LineBuffer::new(cfg.limits.max_line_bytes),
         shared,
         lcfg,
@@ -88,7 +68,6 @@ pub async fn run(
         ext: Extensions::default(),
         txn: None,
         qseq: 0,
-        bytes_from_client: 0,
         bytes_to_server: 0,
         messages: 0,
         delivered: 0,
@@ -103,13 +82,14 @@ pub async fn run(
                     ..
                 }
             ) {
-                s.refuse_client(b"500 5.5.2 portcullis: line too long\r\n")
+                s.client
+                    .refuse(b"500 5.5.2 portcullis: line too long\r\n")
                     .await;
             }
             if e.side() == Side::Server {
                 let _ = s
                     .client
-                    .write_all(b"421 4.4.2 portcullis: lost the connection to the mail server\r\n")
+                    .send(b"421 4.4.2 portcullis: lost the connection to the mail server\r\n")
                     .await;
             }
             e.to_string()
@@ -120,7 +100,7 @@ pub async fn run(
         s.user.as_deref().unwrap_or("-"),
         s.messages,
         s.delivered,
-        s.bytes_from_client,
+        s.client.bytes_in,
         s.bytes_to_server,
         started.elapsed().as_millis()
     );
@@ -136,9 +116,8 @@ struct Txn {
 }
 
 struct Session<'a> {
-    client: TcpStream,
+    client: ClientConn,
     server: TcpStream,
-    cbuf: LineBuffer,
     sbuf: LineBuffer,
     shared: &'a Shared,
     lcfg: &'a Listener,
@@ -151,7 +130,6 @@ struct Session<'a> {
     ext: Extensions,
     txn: Option<Txn>,
     qseq: u64,
-    bytes_from_client: u64,
     bytes_to_server: u64,
     messages: u64,
     delivered: u64,
@@ -216,10 +194,7 @@ impl Session<'_> {
     }
 
     async fn send_client(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        self.client
-            .write_all(data)
-            .await
-            .map_err(ProxyError::io(Side::Client))
+        self.client.send(data).await
     }
 
     async fn reply_client(&mut self, r: &Reply) -> Result<(), ProxyError> {
@@ -234,59 +209,13 @@ impl Session<'_> {
             .map_err(ProxyError::io(Side::Server))
     }
 
-    /// See the POP3 driver: say why, then drain briefly so the reason is not lost to a reset.
-    async fn refuse_client(&mut self, reply: &[u8]) {
-        let _ = self.send_client(reply).await;
-        let _ = self.client.shutdown().await;
-        let mut buf = [0u8; 4096];
-        let _ = timeout(Duration::from_secs(1), async {
-            while let Ok(n) = self.client.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
-
     async fn client_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
-        let idle = Duration::from_secs(self.shared.cfg.limits.idle_timeout_secs);
-        let n = match timeout(idle, self.client.read(buf)).await {
-            Ok(r) => r.map_err(ProxyError::io(Side::Client))?,
-            Err(_) => {
-                return Err(ProxyError::Timeout {
-                    side: Side::Client,
-                    what: "idle (limits.idle_timeout_secs)",
-                });
-            }
-        };
-        self.bytes_from_client += n as u64;
-        Ok(n)
+        self.client.read(buf).await
     }
 
     /// The next client line; `None` when the client closed the connection.
     async fn client_line(&mut self) -> Result<Option<Vec<u8>>, ProxyError> {
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.cbuf.next_line() {
-                Ok(Some(l)) => return Ok(Some(l.to_vec())),
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(ProxyError::protocol(
-                        Side::Client,
-                        format!(
-                            "command line longer than limits.max_line_bytes ({})",
-                            e.limit
-                        ),
-                    ));
-                }
-            }
-            let n = self.client_read(&mut buf).await?;
-            if n == 0 {
-                return Ok(None);
-            }
-            self.cbuf.push(&buf[..n]);
-        }
+        self.client.line().await
     }
 
     async fn server_reply(&mut self) -> Result<Reply, ProxyError> {
@@ -402,7 +331,7 @@ impl Session<'_> {
                 Verb::StartTls => {
                     // Whatever was pipelined after STARTTLS is plaintext that must never be
                     // answered or forwarded (RFC 3207 §4.2, STARTTLS command injection).
-                    let injected = self.cbuf.take_pending().len();
+                    let injected = self.client.buf.take_pending().len();
                     if injected > 0 {
                         self.log.event(
                             "starttls",
@@ -441,29 +370,15 @@ impl Session<'_> {
     }
 
     async fn splice_tls(&mut self, ok: &Reply) -> Result<&'static str, ProxyError> {
-        let injected_c = self.cbuf.take_pending().len();
-        let injected_s = self.sbuf.take_pending().len();
-        if injected_c + injected_s > 0 {
-            self.log.event(
-                "starttls",
-                &format!("discarded plaintext sent before the TLS handshake: client={injected_c} bytes server={injected_s} bytes"),
-            );
-        }
-        self.reply_client(ok).await?;
-        self.log.event(
-            "starttls",
-            "session continues in TLS end to end: NOT SCANNED (starttls = passthrough)",
-        );
-        match tokio::io::copy_bidirectional(&mut self.client, &mut self.server).await {
-            Ok((up, _)) => {
-                self.bytes_from_client += up;
-                Ok("tls passthrough ended")
-            }
-            Err(e) => Err(ProxyError::Io {
-                side: Side::Local,
-                source: e,
-            }),
-        }
+        let server_pending = self.sbuf.take_pending().len();
+        conn::splice_tls(
+            &mut self.client,
+            &mut self.server,
+            server_pending,
+            &ok.encode(),
+            &mut self.log,
+        )
+        .await
     }
 
     /// SASL: 334 challenges and the client's answers are relayed; the user name is read
@@ -628,9 +543,9 @@ impl Session<'_> {
                 "BDAT with an unreadable or oversized chunk",
             ));
         };
-        let pending = self.cbuf.pending().len() as u64;
+        let pending = self.client.buf.pending().len() as u64;
         let take = pending.min(left);
-        self.cbuf.consume(take as usize);
+        self.client.buf.consume(take as usize);
         left -= take;
         let mut buf = vec![0u8; READ_CHUNK];
         while left > 0 {
@@ -695,10 +610,10 @@ impl Session<'_> {
         let mut spool_err = None;
         loop {
             out.clear();
-            let pending = self.cbuf.pending();
+            let pending = self.client.buf.pending();
             let end = reader.feed(pending, |d| out.extend_from_slice(d));
             let used = end.unwrap_or(pending.len());
-            self.cbuf.consume(used);
+            self.client.buf.consume(used);
             size += out.len() as u64;
             if size <= limit && spool_err.is_none() && !out.is_empty() {
                 if let Err(e) = spool.write(&out) {
@@ -713,7 +628,7 @@ impl Session<'_> {
             if n == 0 {
                 return Err(ProxyError::Closed { side: Side::Client });
             }
-            self.cbuf.push(&buf[..n]);
+            self.client.buf.push(&buf[..n]);
         }
         self.messages += 1;
         let envelope = format!("from=<{}> rcpts={}", txn.from, txn.rcpts.len());
@@ -885,34 +800,18 @@ impl Session<'_> {
         verdict: &Verdict,
         txn: &Txn,
     ) -> Option<QuarantineId> {
-        self.qseq += 1;
-        let qid = QuarantineId::new(&self.id, self.qseq);
-        let sum = mime::summary(head);
-        let rec = Record {
-            id: String::new(),
-            time: String::new(),
-            epoch_secs: 0,
-            session: self.id.to_string(),
-            protocol: "smtp".into(),
-            user: self.user.clone().unwrap_or_default(),
-            client: self.client_addr.to_string(),
-            server: self.server_addr.to_string(),
+        let origin = Origin {
+            session: &self.id,
+            protocol: "smtp",
+            user: self.user.as_deref(),
+            client: self.client_addr,
+            server: self.server_addr,
             from: txn.from.clone(),
             to: txn.rcpts.join(", "),
-            subject: sum.subject,
-            verdict: verdict.to_string(),
-            sha256: String::new(),
-            size: 0,
-            released: false,
+            subject: mime::summary(head).subject,
         };
-        let q = &self.shared.quarantine;
-        match tokio::task::block_in_place(|| q.store(&qid, rec, spool)) {
-            Ok(_) => Some(qid),
-            Err(e) => {
-                self.log
-                    .event("quarantine", &format!("local: store failed: {e}"));
-                None
-            }
-        }
+        self.shared
+            .quarantine
+            .keep(&mut self.log, &mut self.qseq, origin, verdict, spool)
     }
 }
