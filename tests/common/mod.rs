@@ -343,6 +343,12 @@ impl Topology {
 
     /// Real dovecot (POP3 on 110) in the server namespace; users alice/alicepw and bob/bobpw.
     pub fn start_dovecot(&mut self) {
+        self.start_dovecot_with("", "");
+    }
+
+    /// Dovecot with extra settings: `login` goes inside `service pop3-login`, `global` at
+    /// the top level (the benchmark raises process and connection limits this way).
+    pub fn start_dovecot_with(&mut self, login: &str, global: &str) {
         let d = self.path("dovecot");
         for sub in ["run", "state", "mail"] {
             fs::create_dir_all(d.join(sub)).unwrap();
@@ -383,7 +389,9 @@ userdb {{
   driver = static
   args = home={d}/mail/%u
 }}
+{global}
 service pop3-login {{
+  {login}
   inet_listener pop3 {{
     port = 110
   }}
@@ -409,6 +417,8 @@ service imap-login {{
 "#,
             tag = self.tag,
             d = d.display(),
+            login = login,
+            global = global,
             tls = self.path("tls").display()
         );
         fs::write(d.join("dovecot.conf"), conf).unwrap();
@@ -676,6 +686,11 @@ smtpd_peername_lookup = no
     /// Real clamd in the gateway namespace with a database the test writes: EICAR (hash and
     /// anywhere-pattern) and a marker only clamd knows. Returns the unix socket path.
     pub fn start_clamd(&mut self) -> PathBuf {
+        self.start_clamd_with("")
+    }
+
+    /// clamd with extra clamd.conf lines (the benchmark disables its clean-result cache).
+    pub fn start_clamd_with(&mut self, extra: &str) -> PathBuf {
         let c = self.path("clamd");
         let db = c.join("db");
         fs::create_dir_all(&db).unwrap();
@@ -696,7 +711,7 @@ smtpd_peername_lookup = no
         .unwrap();
         let sock = c.join("clamd.sock");
         let conf = format!(
-            "Foreground yes\nLogFile {c}/clamd.log\nDatabaseDirectory {db}\nLocalSocket {sock}\nLocalSocketMode 666\nStreamMaxLength 100M\nMaxFileSize 100M\nMaxScanSize 400M\nMaxThreads 4\nSelfCheck 0\nScanMail yes\nScanArchive yes\n",
+            "Foreground yes\nLogFile {c}/clamd.log\nDatabaseDirectory {db}\nLocalSocket {sock}\nLocalSocketMode 666\nStreamMaxLength 100M\nMaxFileSize 100M\nMaxScanSize 400M\nMaxThreads 4\nSelfCheck 0\nScanMail yes\nScanArchive yes\n{extra}\n",
             c = c.display(),
             db = db.display(),
             sock = sock.display()
