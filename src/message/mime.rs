@@ -77,6 +77,38 @@ impl State<'_> {
     }
 }
 
+/// Whether the message is one part whose decoded form is its raw body: at most one
+/// Content-Type, of a text type, and at most one transfer encoding, an identity one. For
+/// such a message the raw-byte scan already saw everything a MIME reading would produce,
+/// so the parser can be skipped (uuencoded blocks still need `uudecode_all`).
+pub fn is_plain_single_part(raw: &[u8]) -> bool {
+    let head = &raw[..raw.len().min(256 * 1024)];
+    let Some((fields, _)) = crate::message::rewrite::split_header(head) else {
+        return false;
+    };
+    let value = |f: &crate::message::rewrite::Field| {
+        String::from_utf8_lossy(&f.raw[f.name.len() + 1..])
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let (mut types, mut encodings) = (0, 0);
+    for f in &fields {
+        if f.name.eq_ignore_ascii_case(b"Content-Type") {
+            types += 1;
+            if !value(f).starts_with("text/") {
+                return false;
+            }
+        } else if f.name.eq_ignore_ascii_case(b"Content-Transfer-Encoding") {
+            encodings += 1;
+            let v = value(f);
+            if !matches!(v.as_str(), "7bit" | "8bit" | "binary") {
+                return false;
+            }
+        }
+    }
+    types <= 1 && encodings <= 1
+}
+
 /// Walks every decoded part. The visitor returns `false` to stop early (a verdict was found).
 pub fn walk(
     raw: &[u8],
@@ -276,10 +308,10 @@ fn split_at_marker<'a>(raw: &'a [u8], marker: &[u8]) -> Vec<&'a [u8]> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
+    if needle.is_empty() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 fn body_of(seg: &[u8]) -> &[u8] {
@@ -530,6 +562,27 @@ mod tests {
             b"hello world"
         );
         assert_eq!(base64_lenient(b"this is not base64, clearly!"), None);
+    }
+
+    #[test]
+    fn plain_single_part_detection() {
+        assert!(is_plain_single_part(b"Subject: a\r\n\r\nbody"));
+        assert!(is_plain_single_part(
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nx"
+        ));
+        assert!(!is_plain_single_part(
+            b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nx"
+        ));
+        assert!(!is_plain_single_part(
+            b"Content-Type: multipart/mixed; boundary=a\r\n\r\nx"
+        ));
+        assert!(!is_plain_single_part(
+            b"Content-Type: text/plain\r\nContent-Type: multipart/mixed\r\n\r\nx"
+        ));
+        assert!(!is_plain_single_part(
+            b"Content-Type: application/zip\r\n\r\nPK"
+        ));
+        assert!(!is_plain_single_part(b"Subject: no end of header"));
     }
 
     #[test]

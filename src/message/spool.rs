@@ -31,6 +31,15 @@ impl Spool {
         }
     }
 
+    /// Reserves room for a message announced to be about `size` bytes, within the memory
+    /// threshold, so a small message is held without reallocations.
+    pub fn expect(&mut self, size: u64) {
+        if self.file.is_none() {
+            let want = (size as usize).min(self.mem_limit);
+            self.mem.reserve(want.saturating_sub(self.mem.len()));
+        }
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }

@@ -42,7 +42,7 @@ impl Unstuffer {
                 }
                 UState::Mid => {
                     let rest = &input[i..];
-                    match rest.iter().position(|&b| b == b'\n') {
+                    match memchr::memchr(b'\n', rest) {
                         Some(p) => {
                             sink(&rest[..=p]);
                             i += p + 1;
@@ -98,7 +98,7 @@ impl Stuffer {
             if self.at_line_start && rest[0] == b'.' {
                 out.push(b'.');
             }
-            match rest.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', rest) {
                 Some(p) => {
                     out.extend_from_slice(&rest[..=p]);
                     rest = &rest[p + 1..];
@@ -122,12 +122,39 @@ impl Stuffer {
     }
 }
 
-/// Sends `prefix` unchanged, then `head` and the spooled message from `body_offset`,
-/// dot-stuffed and terminated, to the peer on `side`. Returns the bytes written.
+/// Buffers a session reuses for every message it carries. They are sized on first use,
+/// so a session that never carries a message stays small.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Socket reads.
+    pub read: Vec<u8>,
+    /// Bytes on their way out (and, while receiving, decoded message bytes).
+    pub out: Vec<u8>,
+    /// Spool reads while sending.
+    pub spool: Vec<u8>,
+}
+
+/// Size of socket reads, spool reads and output writes.
+pub const CHUNK: usize = 64 * 1024;
+
+impl Scratch {
+    /// The read buffer, sized to `CHUNK`.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        if self.read.len() < CHUNK {
+            self.read.resize(CHUNK, 0);
+        }
+        &mut self.read[..CHUNK]
+    }
+}
+
+/// Sends what `scratch.out` already holds (a status line, or nothing), then `head` and the
+/// spooled message from `body_offset`, dot-stuffed and terminated, to the peer on `side`,
+/// in writes of about `CHUNK` bytes (a small message goes out in one write, terminator
+/// included). Returns the bytes written.
 pub async fn send_stuffed<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     side: crate::error::Side,
-    prefix: &[u8],
+    scratch: &mut Scratch,
     head: &[u8],
     spool: &mut crate::message::spool::Spool,
     body_offset: u64,
@@ -135,27 +162,32 @@ pub async fn send_stuffed<W: tokio::io::AsyncWrite + Unpin>(
 ) -> Result<u64, crate::error::ProxyError> {
     use crate::error::{ProxyError, Side};
     use tokio::io::AsyncWriteExt;
-    const CHUNK: usize = 64 * 1024;
-    let mut out = Vec::with_capacity(CHUNK + CHUNK / 8);
-    out.extend_from_slice(prefix);
-    stuffer.feed(head, &mut out);
+    if scratch.spool.len() < CHUNK {
+        scratch.spool.resize(CHUNK, 0);
+    }
+    let out = &mut scratch.out;
+    let buf = &mut scratch.spool[..CHUNK];
+    stuffer.feed(head, out);
     let mut written = 0u64;
     let mut pos = body_offset;
-    let mut buf = vec![0u8; CHUNK];
     loop {
         let n = spool
-            .read_at(pos, &mut buf)
+            .read_at(pos, buf)
             .map_err(ProxyError::io(Side::Local))?;
         if n == 0 {
             break;
         }
         pos += n as u64;
-        stuffer.feed(&buf[..n], &mut out);
-        w.write_all(&out).await.map_err(ProxyError::io(side))?;
-        written += out.len() as u64;
-        out.clear();
+        stuffer.feed(&buf[..n], out);
+        if out.len() >= CHUNK {
+            w.write_all(out).await.map_err(ProxyError::io(side))?;
+            written += out.len() as u64;
+            out.clear();
+        }
     }
-    stuffer.finish(&mut out);
-    w.write_all(&out).await.map_err(ProxyError::io(side))?;
-    Ok(written + out.len() as u64)
+    stuffer.finish(out);
+    w.write_all(out).await.map_err(ProxyError::io(side))?;
+    written += out.len() as u64;
+    out.clear();
+    Ok(written)
 }

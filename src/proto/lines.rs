@@ -38,7 +38,7 @@ impl LineBuffer {
     /// The next complete line including its terminator, or `None` if more bytes are needed.
     pub fn next_line(&mut self) -> Result<Option<&[u8]>, LineTooLong> {
         let pending = &self.buf[self.start..];
-        match pending.iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', pending) {
             Some(i) if i < self.max_line => {
                 let s = self.start;
                 self.start += i + 1;

@@ -146,6 +146,16 @@ pub fn parse_status(line: &[u8]) -> Option<Status> {
     }
 }
 
+/// The size announced in `+OK 1234 octets`, if any.
+pub fn octets(line: &[u8]) -> Option<u64> {
+    let rest = trim_eol(line).strip_prefix(b"+OK ")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || !rest[digits..].starts_with(b" octets") {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
 /// Rewrites `+OK 1234 octets` to carry the size the client will really receive; other
 /// status texts pass unchanged.
 pub fn rewrite_octets(line: &[u8], size: u64) -> Vec<u8> {
@@ -272,6 +282,12 @@ mod tests {
         assert_eq!(parse_status(b"+ \r\n"), Some(Status::Continue));
         assert_eq!(parse_status(b"+OKAY\r\n"), None);
         assert_eq!(parse_status(b"hello\r\n"), None);
+    }
+
+    #[test]
+    fn octet_count_is_read() {
+        assert_eq!(octets(b"+OK 120 octets\r\n"), Some(120));
+        assert_eq!(octets(b"+OK message follows\r\n"), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
 use crate::proto::conn::{self, ClientConn};
-use crate::proto::dot;
+use crate::proto::dot::{self, Scratch};
 use crate::proto::lines::trim_eol;
 use crate::quarantine::Origin;
 use crate::scan::{Verdict, policy};
@@ -25,7 +25,6 @@ use crate::session_log::SessionLog;
 
 use super::codec::{self, Command, CommandError, ResponseDecoder, Status, Stuffer, Verb};
 
-const READ_CHUNK: usize = 64 * 1024;
 const LOCKED_OUT: &[u8] =
     b"-ERR [SYS/TEMP] portcullis: too many failed logins, try again later\r\n";
 
@@ -67,6 +66,7 @@ pub async fn run(
         uidls: HashMap::new(),
         replaced: HashMap::new(),
         qseq: 0,
+        scratch: Scratch::default(),
         bytes_from_server: 0,
         messages: 0,
         verdicts: BTreeMap::new(),
@@ -111,6 +111,7 @@ struct Session<'a> {
     /// means the original is not safely stored and must stay on the server.
     replaced: HashMap<u32, Option<QuarantineId>>,
     qseq: u64,
+    scratch: Scratch,
     bytes_from_server: u64,
     messages: u64,
     verdicts: BTreeMap<&'static str, u64>,
@@ -547,6 +548,18 @@ impl Session<'_> {
 
     /// RETR / TOP: hold the answer, scan it, deliver what policy says.
     async fn retrieve(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = self.retrieve_with(cmd, line, &mut scratch).await;
+        self.scratch = scratch;
+        r
+    }
+
+    async fn retrieve_with(
+        &mut self,
+        cmd: &Command,
+        line: &[u8],
+        scratch: &mut Scratch,
+    ) -> Result<(), ProxyError> {
         let n = cmd.msg_number().unwrap_or(0);
         let is_top = cmd.verb == Verb::Top;
         self.send_server(line).await?;
@@ -562,24 +575,27 @@ impl Session<'_> {
         let mut early_sent = false;
         let mut stuffer = Stuffer::default();
         let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
+        if let Some(size) = codec::octets(&status) {
+            spool.expect(size + size / 32);
+        }
         let pipeline = &shared.pipeline;
         let mut scan = pipeline.begin().await;
         let mut overflow = false;
-        let mut out = Vec::with_capacity(READ_CHUNK);
-        let mut buf = vec![0u8; READ_CHUNK];
+        scratch.read_buf();
+        let Scratch { read: buf, out, .. } = scratch;
         let mut spool_err: Option<std::io::Error> = None;
         loop {
             out.clear();
-            let ended = self.sdec.block(&mut out);
+            let ended = self.sdec.block(out);
             if !out.is_empty() {
                 if spool.len() + out.len() as u64 > max_msg {
                     overflow = true;
                 }
                 if !overflow && spool_err.is_none() {
-                    if let Err(e) = spool.write(&out) {
+                    if let Err(e) = spool.write(out) {
                         spool_err = Some(e);
                     }
-                    scan.feed(&out).await;
+                    scan.feed(out).await;
                 }
             }
             if ended {
@@ -588,7 +604,7 @@ impl Session<'_> {
             // Wait for more of the answer, comforting the client meanwhile.
             let n = loop {
                 tokio::select! {
-                    r = timeout(self.server_timeout(), self.server.read(&mut buf)) => {
+                    r = timeout(self.server_timeout(), self.server.read(&mut buf[..])) => {
                         let n = match r {
                             Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
                             Err(_) => return Err(ProxyError::Timeout { side: Side::Server, what: "message (limits.server_timeout_secs)" }),
@@ -716,7 +732,8 @@ impl Session<'_> {
                 elapsed.as_millis()
             ),
         );
-        self.deliver(delivery, &mut spool, &status, early_sent, stuffer)
+        out.clear();
+        self.deliver(delivery, &mut spool, &status, early_sent, stuffer, scratch)
             .await
     }
 
@@ -813,8 +830,10 @@ impl Session<'_> {
         status: &[u8],
         early_sent: bool,
         mut stuffer: Stuffer,
+        scratch: &mut Scratch,
     ) -> Result<(), ProxyError> {
-        let mut out = Vec::with_capacity(READ_CHUNK + READ_CHUNK / 8);
+        let out = &mut scratch.out;
+        out.clear();
         let total = match &delivery {
             Delivery::Notice(n) => n.len() as u64,
             Delivery::Edited { head, body_offset } => head.len() as u64 + spool.len() - body_offset,
@@ -824,15 +843,17 @@ impl Session<'_> {
         }
         match delivery {
             Delivery::Notice(n) => {
-                stuffer.feed(&n, &mut out);
-                stuffer.finish(&mut out);
-                self.send_client(&out).await
+                stuffer.feed(&n, out);
+                stuffer.finish(out);
+                let r = self.client.send(out).await;
+                out.clear();
+                r
             }
             Delivery::Edited { head, body_offset } => {
                 let n = dot::send_stuffed(
                     &mut self.client.stream,
                     Side::Client,
-                    &out,
+                    scratch,
                     &head,
                     spool,
                     body_offset,

@@ -54,7 +54,7 @@ impl DataReader {
                 }
                 State::Mid => {
                     let rest = &input[i..];
-                    match rest.iter().position(|&c| c == b'\r' || c == b'\n') {
+                    match memchr::memchr2(b'\r', b'\n', rest) {
                         None => {
                             sink(rest);
                             i = input.len();

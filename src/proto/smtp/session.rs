@@ -18,7 +18,7 @@ use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
 use crate::proto::conn::{self, ClientConn};
-use crate::proto::dot::{self, Stuffer};
+use crate::proto::dot::{self, Scratch, Stuffer};
 use crate::proto::lines::{LineBuffer, trim_eol};
 use crate::quarantine::Origin;
 use crate::scan::{Verdict, policy};
@@ -26,8 +26,6 @@ use crate::session_log::SessionLog;
 
 use super::codec::{self, Command, CommandError, Extensions, Reply, ReplyAssembler, Verb};
 use super::data::DataReader;
-
-const READ_CHUNK: usize = 64 * 1024;
 
 pub async fn run(
     mut client: TcpStream,
@@ -68,6 +66,7 @@ pub async fn run(
         ext: Extensions::default(),
         txn: None,
         qseq: 0,
+        scratch: Scratch::default(),
         bytes_to_server: 0,
         messages: 0,
         delivered: 0,
@@ -111,6 +110,8 @@ pub async fn run(
 #[derive(Debug, Default)]
 struct Txn {
     from: String,
+    /// The SIZE the client declared at MAIL, if any.
+    size: Option<u64>,
     rcpts: Vec<String>,
     accepted: usize,
 }
@@ -130,6 +131,7 @@ struct Session<'a> {
     ext: Extensions,
     txn: Option<Txn>,
     qseq: u64,
+    scratch: Scratch,
     bytes_to_server: u64,
     messages: u64,
     delivered: u64,
@@ -492,6 +494,7 @@ impl Session<'_> {
         if r.is_positive() {
             self.txn = Some(Txn {
                 from,
+                size: declared,
                 ..Txn::default()
             });
         }
@@ -547,7 +550,7 @@ impl Session<'_> {
         let take = pending.min(left);
         self.client.buf.consume(take as usize);
         left -= take;
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut buf = vec![0u8; dot::CHUNK];
         while left > 0 {
             let want = (left as usize).min(buf.len());
             let n = self.client_read(&mut buf[..want]).await?;
@@ -574,6 +577,13 @@ impl Session<'_> {
     }
 
     async fn data(&mut self) -> Result<(), ProxyError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = self.data_with(&mut scratch).await;
+        self.scratch = scratch;
+        r
+    }
+
+    async fn data_with(&mut self, scratch: &mut Scratch) -> Result<(), ProxyError> {
         let txn = match self.txn.take() {
             None => {
                 return self
@@ -604,11 +614,14 @@ impl Session<'_> {
         let mut reader = DataReader::new(normalise);
         let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
         let mut scan = shared.pipeline.begin().await;
-        let mut out = Vec::with_capacity(READ_CHUNK);
-        let mut buf = vec![0u8; READ_CHUNK];
+        if let Some(declared) = txn.size {
+            spool.expect(declared);
+        }
+        scratch.read_buf();
         let mut size = 0u64;
         let mut spool_err = None;
         loop {
+            let Scratch { read: buf, out, .. } = &mut *scratch;
             out.clear();
             let pending = self.client.buf.pending();
             let end = reader.feed(pending, |d| out.extend_from_slice(d));
@@ -616,15 +629,15 @@ impl Session<'_> {
             self.client.buf.consume(used);
             size += out.len() as u64;
             if size <= limit && spool_err.is_none() && !out.is_empty() {
-                if let Err(e) = spool.write(&out) {
+                if let Err(e) = spool.write(out) {
                     spool_err = Some(e);
                 }
-                scan.feed(&out).await;
+                scan.feed(out).await;
             }
             if end.is_some() {
                 break;
             }
-            let n = self.client_read(&mut buf).await?;
+            let n = self.client_read(&mut buf[..]).await?;
             if n == 0 {
                 return Err(ProxyError::Closed { side: Side::Client });
             }
@@ -745,10 +758,11 @@ impl Session<'_> {
                 let final_reply = if r.code != 354 {
                     r
                 } else {
+                    scratch.out.clear();
                     let n = dot::send_stuffed(
                         &mut self.server,
                         Side::Server,
-                        b"",
+                        scratch,
                         &new_head,
                         &mut spool,
                         body_offset,

@@ -53,7 +53,22 @@ impl BuiltinEngine {
     pub fn scan(&self, raw: &[u8]) -> Verdict {
         let mut f = Findings::default();
         self.check_data(raw, &mut f);
-        if f.infected.is_none() {
+        if f.infected.is_none() && mime::is_plain_single_part(raw) {
+            // Nothing to decode but uuencoded blocks: skip the MIME parser.
+            for (name, data) in mime::uudecode_all(raw) {
+                let mut budget = self.cfg.max_decoded_bytes;
+                let part = PartView {
+                    name: Some(&name),
+                    content_type: "application/octet-stream",
+                    data: &data,
+                    depth: 1,
+                };
+                self.check_part(&part, &mut f, &mut budget);
+                if f.infected.is_some() {
+                    break;
+                }
+            }
+        } else if f.infected.is_none() {
             let limits = mime::Limits {
                 max_parts: self.cfg.max_parts,
                 max_depth: self.cfg.max_depth,
