@@ -176,8 +176,8 @@ out.write(b'ok')
     );
     assert!(logs.contains("verdict=\"clean\" action=Pass"), "{logs}");
     assert!(
-        logs.contains("upstream=\"250 2.0.0 Ok: queued as"),
-        "{logs}"
+        logs.contains("via=BDAT upstream=\"250 2.0.0 Ok: 420 bytes queued as"),
+        "postfix offers CHUNKING, so the message went up in one BDAT: {logs}"
     );
     assert!(!logs.contains("alicepw"));
 }
@@ -584,6 +584,29 @@ out.write(b'ok')
     );
     assert!(
         logs.contains(&format!("server=[{SERVER_V6}]:25 listener=[::]:10026")),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_server_without_chunking_gets_data_with_dot_stuffing() {
+    let mut t = Topology::new("sdata");
+    t.start_dovecot();
+    t.start_postfix_with("smtpd_discard_ehlo_keywords = chunking");
+    let cfg = t.write_config(SMTP_LISTENER);
+    t.start_portcullis(&cfg);
+    let msg = tricky_message("viadata");
+    std::fs::write(t.path("m.eml"), &msg).unwrap();
+    t.python_client(SERVER_V4, &format!(
+        "import smtplib\ns = smtplib.SMTP(HOST, 25, timeout=30)\ns.sendmail('a@example.test', ['alice@example.test'], open({:?}, 'rb').read())\ns.quit()\n",
+        t.path("m.eml").display().to_string()
+    ));
+    let stored = t.wait_stored("alice", 1);
+    assert_eq!(stored.len(), 1);
+    assert!(without_trace(&stored[0]).1 == msg, "stored message differs");
+    let logs = t.session_logs();
+    assert!(
+        logs.contains("via=DATA upstream=\"250 2.0.0 Ok: queued as"),
         "{logs}"
     );
 }

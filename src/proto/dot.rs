@@ -147,18 +147,19 @@ impl Scratch {
     }
 }
 
-/// Sends what `scratch.out` already holds (a status line, or nothing), then `head` and the
-/// spooled message from `body_offset`, dot-stuffed and terminated, to the peer on `side`,
-/// in writes of about `CHUNK` bytes (a small message goes out in one write, terminator
-/// included). Returns the bytes written.
-pub async fn send_stuffed<W: tokio::io::AsyncWrite + Unpin>(
+/// Sends what `scratch.out` already holds (a status line or a command, or nothing), then
+/// `head` and the spooled message from `body_offset` to the peer on `side`, in writes of
+/// about `CHUNK` bytes (a small message goes out in one write). With a `stuffer` the
+/// message is dot-stuffed and terminated; without, it goes as it is (SMTP BDAT). Returns
+/// the bytes written.
+pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     side: crate::error::Side,
     scratch: &mut Scratch,
     head: &[u8],
     spool: &mut crate::message::spool::Spool,
     body_offset: u64,
-    mut stuffer: Stuffer,
+    mut stuffer: Option<Stuffer>,
 ) -> Result<u64, crate::error::ProxyError> {
     use crate::error::{ProxyError, Side};
     use tokio::io::AsyncWriteExt;
@@ -167,7 +168,11 @@ pub async fn send_stuffed<W: tokio::io::AsyncWrite + Unpin>(
     }
     let out = &mut scratch.out;
     let buf = &mut scratch.spool[..CHUNK];
-    stuffer.feed(head, out);
+    let mut put = |data: &[u8], out: &mut Vec<u8>| match stuffer.as_mut() {
+        Some(s) => s.feed(data, out),
+        None => out.extend_from_slice(data),
+    };
+    put(head, out);
     let mut written = 0u64;
     let mut pos = body_offset;
     loop {
@@ -178,14 +183,16 @@ pub async fn send_stuffed<W: tokio::io::AsyncWrite + Unpin>(
             break;
         }
         pos += n as u64;
-        stuffer.feed(&buf[..n], out);
+        put(&buf[..n], out);
         if out.len() >= CHUNK {
             w.write_all(out).await.map_err(ProxyError::io(side))?;
             written += out.len() as u64;
             out.clear();
         }
     }
-    stuffer.finish(out);
+    if let Some(s) = stuffer {
+        s.finish(out);
+    }
     w.write_all(out).await.map_err(ProxyError::io(side))?;
     written += out.len() as u64;
     out.clear();

@@ -532,6 +532,11 @@ service imap-login {{
     /// through dovecot's SASL service (start dovecot first). Recipients whose local part
     /// starts with "reject" are refused at RCPT time.
     pub fn start_postfix(&mut self) {
+        self.start_postfix_with("");
+    }
+
+    /// Postfix with extra main.cf lines.
+    pub fn start_postfix_with(&mut self, extra_main_cf: &str) {
         let p = self.path("postfix");
         for sub in ["etc", "queue", "data", "vmail"] {
             fs::create_dir_all(p.join(sub)).unwrap();
@@ -608,6 +613,7 @@ smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_un
 disable_dns_lookups = yes
 smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
+{extra_main_cf}
 "
             ),
         )

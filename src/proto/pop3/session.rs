@@ -850,14 +850,14 @@ impl Session<'_> {
                 r
             }
             Delivery::Edited { head, body_offset } => {
-                let n = dot::send_stuffed(
+                let n = dot::send_message(
                     &mut self.client.stream,
                     Side::Client,
                     scratch,
                     &head,
                     spool,
                     body_offset,
-                    stuffer,
+                    Some(stuffer),
                 )
                 .await?;
                 self.client.bytes_out += n;

@@ -204,6 +204,8 @@ pub struct Extensions {
     pub pipelining: bool,
     pub eightbit: bool,
     pub smtputf8: bool,
+    /// The server takes BDAT (RFC 3030). Not offered to the client, but used upstream.
+    pub chunking: bool,
 }
 
 /// Rewrites a positive EHLO reply to the keywords the proxy can honour. SIZE is lowered
@@ -245,6 +247,7 @@ pub fn filter_ehlo(reply: &Reply, own_max: u64, allow_starttls: bool) -> (Reply,
                 lines.push(kw);
             }
             "ENHANCEDSTATUSCODES" | "DSN" => lines.push(kw),
+            "CHUNKING" => ext.chunking = true,
             "AUTH" => lines.push(l.clone()),
             _ => {}
         }
@@ -345,6 +348,7 @@ mod tests {
         );
         assert_eq!(ext.size, Some(10_000_000));
         assert!(ext.pipelining && ext.eightbit && !ext.starttls && !ext.smtputf8);
+        assert!(ext.chunking, "CHUNKING is remembered for the upstream side");
         let (f, ext) = filter_ehlo(&r, 100_000_000, true);
         assert!(f.lines.contains(&"STARTTLS".to_string()) && ext.starttls);
         assert!(f.lines.contains(&"SIZE 52428800".to_string()));

@@ -754,24 +754,9 @@ impl Session<'_> {
                 });
                 let edit = rewrite::verdict_edit(&verdict, tag, scan_header, &cfg.policy);
                 let (new_head, body_offset) = rewrite::edited_head(&head, &edit);
-                let r = self.ask(b"DATA\r\n").await?;
-                let final_reply = if r.code != 354 {
-                    r
-                } else {
-                    scratch.out.clear();
-                    let n = dot::send_stuffed(
-                        &mut self.server,
-                        Side::Server,
-                        scratch,
-                        &new_head,
-                        &mut spool,
-                        body_offset,
-                        Stuffer::default(),
-                    )
+                let final_reply = self
+                    .send_upstream(&new_head, &mut spool, body_offset, scratch)
                     .await?;
-                    self.bytes_to_server += n;
-                    self.server_reply().await?
-                };
                 if final_reply.code == 250 {
                     self.delivered += 1;
                     let now = Instant::now();
@@ -785,14 +770,53 @@ impl Session<'_> {
                 self.log.event(
                     "message",
                     &format!(
-                        "{envelope} size={size} verdict=\"{verdict}\" action={action:?} scan_ms={scan_ms} total_ms={} upstream=\"{}\"",
+                        "{envelope} size={size} verdict=\"{verdict}\" action={action:?} scan_ms={scan_ms} total_ms={} via={} upstream=\"{}\"",
                         started.elapsed().as_millis(),
+                        if self.ext.chunking { "BDAT" } else { "DATA" },
                         final_reply.summary()
                     ),
                 );
                 self.reply_client(&final_reply).await
             }
         }
+    }
+
+    /// Sends a message whose verdict allows delivery and returns the server's final reply.
+    /// With CHUNKING one `BDAT n LAST` carries it, raw, in a single round trip; otherwise
+    /// DATA, a wait for 354, and the dot-stuffed message.
+    async fn send_upstream(
+        &mut self,
+        head: &[u8],
+        spool: &mut Spool,
+        body_offset: u64,
+        scratch: &mut Scratch,
+    ) -> Result<Reply, ProxyError> {
+        scratch.out.clear();
+        let stuffer = if self.ext.chunking {
+            let size = head.len() as u64 + spool.len() - body_offset;
+            scratch
+                .out
+                .extend_from_slice(format!("BDAT {size} LAST\r\n").as_bytes());
+            None
+        } else {
+            let r = self.ask(b"DATA\r\n").await?;
+            if r.code != 354 {
+                return Ok(r);
+            }
+            Some(Stuffer::default())
+        };
+        let n = dot::send_message(
+            &mut self.server,
+            Side::Server,
+            scratch,
+            head,
+            spool,
+            body_offset,
+            stuffer,
+        )
+        .await?;
+        self.bytes_to_server += n;
+        self.server_reply().await
     }
 
     /// Ends the server's open transaction without a message.
