@@ -217,7 +217,7 @@ dt = time.time() - t0
 p.quit()
 out.write(b'%f' % (1000 / dt))
 "#;
-    let (d, p) = alternate(&t, &cfg, 3, |t| {
+    let (d, p) = alternate(&t, &cfg, REPS, |t| {
         String::from_utf8_lossy(&t.python_client(SERVER_V4, mailbox))
             .parse()
             .unwrap()
@@ -254,7 +254,7 @@ out.write(b'%f' % (1000 / dt))
         (200.0 * 1.0 / (wall[1] - wall[0]), slowest)
     };
     let (mut dt, mut pt, mut ds, mut ps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..3 {
+    for _ in 0..REPS {
         nft(&t, &cfg, "remove");
         let (th, sl) = conc(&t);
         dt.push(th);
@@ -364,7 +364,7 @@ out.write(b'%f %f %f' % (1000 / dt, lat[len(lat) // 2] * 1000, lat[int(len(lat) 
     };
     for conns in [1usize, 20] {
         let mut lat = Vec::new();
-        let (d, p) = alternate(&t, &cfg, 3, |t| {
+        let (d, p) = alternate(&t, &cfg, REPS, |t| {
             // Postfix delivers asynchronously: let the previous run's queue drain first, so
             // no run competes with the last one's deliveries for the CPU.
             let deadline = Instant::now() + Duration::from_secs(120);
