@@ -35,6 +35,17 @@ fn fetch_script(t: &Topology, body: &str) -> String {
     )
 }
 
+/// Fetches the mailbox from the server's own namespace, with no gateway in the way, as
+/// label "direct".
+fn fetch_direct(t: &Topology) {
+    let server_ns = t.server_ns.clone();
+    t.python_in(
+        &server_ns,
+        "127.0.0.1",
+        &fetch_script(t, "fetch_all('direct')"),
+    );
+}
+
 /// The fetched messages with a label, by message id.
 fn fetched(t: &Topology, label: &str) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
@@ -93,13 +104,7 @@ fn clean_mail_arrives_byte_identical_over_ipv4_and_ipv6() {
     let cfg = t.write_config(POP3_LISTENER);
     t.start_portcullis(&cfg);
 
-    // Direct: from the server's own namespace, no gateway in the way.
-    let server_ns = t.server_ns.clone();
-    t.python_in(
-        &server_ns,
-        "127.0.0.1",
-        &fetch_script(&t, "fetch_all('direct')"),
-    );
+    fetch_direct(&t);
     t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('v4')"));
     t.python_client(SERVER_V6, &fetch_script(&t, "fetch_all('v6')"));
     let direct = fetched(&t, "direct");
@@ -127,7 +132,7 @@ fn clean_mail_arrives_byte_identical_over_ipv4_and_ipv6() {
     let out_direct = t.path("curl-direct.eml").display().to_string();
     let out_proxy = t.path("curl-proxy.eml").display().to_string();
     t.ns(
-        &server_ns,
+        &t.server_ns,
         &[
             "curl",
             "-sS",
@@ -214,12 +219,7 @@ fn infected_mail_is_replaced_quarantined_and_only_deleted_once_kept() {
         sock.display()
     ));
     t.start_portcullis(&cfg);
-    let server_ns = t.server_ns.clone();
-    t.python_in(
-        &server_ns,
-        "127.0.0.1",
-        &fetch_script(&t, "fetch_all('direct')"),
-    );
+    fetch_direct(&t);
     t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('proxy')"));
     let direct = fetched(&t, "direct");
     let got = fetched(&t, "proxy");
@@ -380,12 +380,7 @@ fn spamd_verdict_tags_spam_and_removes_forged_headers() {
     t.deliver("alice", "2", &tricky_message("ham"));
     let cfg = t.write_config(&format!("[scan]\nengines = [\"spamd\"]\n{POP3_LISTENER}"));
     t.start_portcullis(&cfg);
-    let server_ns = t.server_ns.clone();
-    t.python_in(
-        &server_ns,
-        "127.0.0.1",
-        &fetch_script(&t, "fetch_all('direct')"),
-    );
+    fetch_direct(&t);
     t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('proxy')"));
     let got = fetched(&t, "proxy");
     let spam = String::from_utf8_lossy(&got["gtube"]).to_string();
@@ -748,12 +743,7 @@ fn a_client_waiting_on_a_slow_link_is_kept_alive_with_proxy_made_lines_only() {
     t.deliver("alice", "2", &infected);
     let cfg = t.write_config(&format!("[limits]\nkeepalive_secs = 1\n{POP3_LISTENER}"));
     t.start_portcullis(&cfg);
-    let server_ns = t.server_ns.clone();
-    t.python_in(
-        &server_ns,
-        "127.0.0.1",
-        &fetch_script(&t, "fetch_all('direct')"),
-    );
+    fetch_direct(&t);
     // About 3 s per message over this link: the proxy must comfort the client meanwhile.
     t.slow_server_link("4mbit");
     t.python_client(SERVER_V4, &fetch_script(&t, "fetch_all('slow')"));

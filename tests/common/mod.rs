@@ -181,94 +181,41 @@ impl Topology {
             "netns",
             &t.server_ns,
         ]);
-        let c = t.client_ns.clone();
-        let g = t.gw_ns.clone();
-        let s = t.server_ns.clone();
-        t.ns(
-            &c,
-            &["ip", "addr", "add", &format!("{CLIENT_V4}/24"), "dev", &cl],
-        );
-        t.ns(
-            &c,
-            &[
-                "ip",
-                "-6",
-                "addr",
-                "add",
-                &format!("{CLIENT_V6}/64"),
-                "dev",
-                &cl,
-                "nodad",
-            ],
-        );
-        t.ns(&c, &["ip", "link", "set", &cl, "up"]);
-        t.ns(&c, &["ip", "route", "add", "default", "via", GW_LAN_V4]);
-        t.ns(
-            &c,
-            &["ip", "-6", "route", "add", "default", "via", GW_LAN_V6],
-        );
-        t.ns(
-            &g,
-            &["ip", "addr", "add", &format!("{GW_LAN_V4}/24"), "dev", &gl],
-        );
-        t.ns(
-            &g,
-            &[
-                "ip",
-                "-6",
-                "addr",
-                "add",
-                &format!("{GW_LAN_V6}/64"),
-                "dev",
-                &gl,
-                "nodad",
-            ],
-        );
-        t.ns(
-            &g,
-            &["ip", "addr", "add", &format!("{GW_WAN_V4}/24"), "dev", &gw],
-        );
-        t.ns(
-            &g,
-            &[
-                "ip",
-                "-6",
-                "addr",
-                "add",
-                &format!("{GW_WAN_V6}/64"),
-                "dev",
-                &gw,
-                "nodad",
-            ],
-        );
-        t.ns(&g, &["ip", "link", "set", &gl, "up"]);
-        t.ns(&g, &["ip", "link", "set", &gw, "up"]);
+        let (c, g, s) = (t.client_ns.clone(), t.gw_ns.clone(), t.server_ns.clone());
+        t.address(&c, &cl, CLIENT_V4, CLIENT_V6);
+        t.address(&g, &gl, GW_LAN_V4, GW_LAN_V6);
+        t.address(&g, &gw, GW_WAN_V4, GW_WAN_V6);
+        t.address(&s, &sv, SERVER_V4, SERVER_V6);
+        t.default_routes(&c, GW_LAN_V4, GW_LAN_V6);
+        t.default_routes(&s, GW_WAN_V4, GW_WAN_V6);
         t.ns(&g, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         t.ns(&g, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
-        t.ns(
-            &s,
-            &["ip", "addr", "add", &format!("{SERVER_V4}/24"), "dev", &sv],
-        );
-        t.ns(
-            &s,
+        t
+    }
+
+    /// Gives `dev` in `ns` its IPv4 (/24) and IPv6 (/64, no duplicate detection) address
+    /// and brings it up.
+    fn address(&self, ns: &str, dev: &str, v4: &str, v6: &str) {
+        self.ns(ns, &["ip", "addr", "add", &format!("{v4}/24"), "dev", dev]);
+        self.ns(
+            ns,
             &[
                 "ip",
                 "-6",
                 "addr",
                 "add",
-                &format!("{SERVER_V6}/64"),
+                &format!("{v6}/64"),
                 "dev",
-                &sv,
+                dev,
                 "nodad",
             ],
         );
-        t.ns(&s, &["ip", "link", "set", &sv, "up"]);
-        t.ns(&s, &["ip", "route", "add", "default", "via", GW_WAN_V4]);
-        t.ns(
-            &s,
-            &["ip", "-6", "route", "add", "default", "via", GW_WAN_V6],
-        );
-        t
+        self.ns(ns, &["ip", "link", "set", dev, "up"]);
+    }
+
+    fn default_routes(&self, ns: &str, v4: &str, v6: &str) {
+        self.ns(ns, &["ip", "route", "add", "default", "via", v4]);
+        self.ns(ns, &["ip", "-6", "route", "add", "default", "via", v6]);
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
