@@ -433,7 +433,7 @@ fn rate_limit_and_lockout_trip_at_their_counts_clear_after_the_window_and_alert(
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let cfg = t.write_config(&format!(
-        "[[abuse.rate]]\nscope = \"user\"\nwhat = \"messages\"\nmax = 2\nwindow_secs = 4\n\
+        "[[abuse.rate]]\nscope = \"user\"\nwhat = \"messages\"\nmax = 2\nwindow_secs = 10\n\
          [abuse.lockout]\nmax_failures = 3\nwindow_secs = 60\nblock_secs = 4\n\
          [abuse.alert]\ncommand = \"{}\"\ncooldown_secs = 1\n\
          {SMTP_LISTENER}\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n",
@@ -467,7 +467,7 @@ def send(user='alice', pw='alicepw'):
         replies[2].starts_with("450 4.7.1 portcullis: sending limit reached"),
         "{r}"
     );
-    std::thread::sleep(Duration::from_millis(4200));
+    std::thread::sleep(Duration::from_millis(10_200));
     let r = t.python_client(SERVER_V4, &format!("{send}\nout.write(send().encode())"));
     assert_eq!(r, b"250", "the limit clears after its window");
     assert_eq!(t.wait_stored("bob", 3).len(), 3);
