@@ -81,33 +81,6 @@ impl Spool {
         }
     }
 
-    /// Visits the content in order, in chunks of at most `chunk` bytes.
-    pub fn for_each_chunk(
-        &mut self,
-        chunk: usize,
-        mut f: impl FnMut(&[u8]) -> io::Result<()>,
-    ) -> io::Result<()> {
-        match &mut self.file {
-            None => {
-                for c in self.mem.chunks(chunk.max(1)) {
-                    f(c)?;
-                }
-                Ok(())
-            }
-            Some(file) => {
-                file.seek(SeekFrom::Start(0))?;
-                let mut buf = vec![0u8; chunk.max(1)];
-                loop {
-                    let n = file.read(&mut buf)?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    f(&buf[..n])?;
-                }
-            }
-        }
-    }
-
     /// Positional read, so senders can stream the spool without holding it all.
     pub fn read_at(&mut self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
         match &self.file {
@@ -149,13 +122,6 @@ mod tests {
         assert!(s.on_disk());
         assert_eq!(s.len(), 16);
         assert_eq!(&*s.to_bytes().unwrap(), b"0123456789abcdef");
-        let mut out = Vec::new();
-        s.for_each_chunk(5, |c| {
-            out.extend_from_slice(c);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(out, b"0123456789abcdef");
         assert_eq!(s.head(4).unwrap(), b"0123");
         let mut b = [0u8; 4];
         assert_eq!(s.read_at(14, &mut b).unwrap(), 2);

@@ -14,10 +14,6 @@ use super::builtin::BuiltinEngine;
 use super::builtin::signatures::SigError;
 use super::clamd::ClamdStream;
 
-/// Up to this size the builtin engine runs on the session's task (about 0.5 ms at the
-/// measured 500 MB/s); larger messages move off the reactor.
-const INLINE_SCAN_BYTES: usize = 256 * 1024;
-
 #[derive(Debug)]
 pub struct Pipeline {
     cfg: Cfg,
@@ -115,13 +111,7 @@ impl MessageScan<'_> {
             };
             if let Some(b) = &self.pipeline.builtin {
                 engines.push("builtin");
-                // Small messages take well under a millisecond: scanning them in place is
-                // cheaper than handing the worker thread over (block_in_place).
-                let v = if bytes.len() <= INLINE_SCAN_BYTES {
-                    b.scan(&bytes)
-                } else {
-                    tokio::task::block_in_place(|| b.scan(&bytes))
-                };
+                let v = tokio::task::block_in_place(|| b.scan(&bytes));
                 verdict = verdict.combine(v);
             }
             if cfg.engines.contains(&Engine::Spamd) && !matches!(verdict, Verdict::Infected { .. })

@@ -691,10 +691,11 @@ impl Session<'_> {
         let mut quarantine_note = String::new();
         let delivery = match action {
             DownloadAction::Replace => {
+                let sum = mime::summary(&head);
                 let qid = if !held || is_top {
                     None
                 } else {
-                    self.quarantine(&mut spool, &head, &verdict)
+                    self.quarantine(&mut spool, &sum, &verdict)
                 };
                 quarantine_note = match &qid {
                     Some(q) => format!(" quarantine={q}"),
@@ -712,7 +713,7 @@ impl Session<'_> {
                         self.replaced.insert(n, qid.clone());
                     }
                 }
-                Delivery::Notice(self.notice(&head, &verdict, qid.as_ref(), &scan_header))
+                Delivery::Notice(self.notice(&head, sum, &verdict, qid.as_ref(), &scan_header))
             }
             DownloadAction::Pass | DownloadAction::Tag => {
                 let scan_header = cfg.policy.scan_header.then(|| scan_header.clone());
@@ -756,19 +757,18 @@ impl Session<'_> {
     fn quarantine(
         &mut self,
         spool: &mut Spool,
-        head: &[u8],
+        sum: &mime::Summary,
         verdict: &Verdict,
     ) -> Option<QuarantineId> {
-        let sum = mime::summary(head);
         let origin = Origin {
             session: &self.id,
             protocol: "pop3",
             user: self.user.as_deref(),
             client: self.client_addr,
             server: self.server_addr,
-            from: sum.from,
-            to: sum.to,
-            subject: sum.subject,
+            from: sum.from.clone(),
+            to: sum.to.clone(),
+            subject: sum.subject.clone(),
         };
         self.shared
             .quarantine
@@ -778,12 +778,12 @@ impl Session<'_> {
     fn notice(
         &self,
         head: &[u8],
+        mut sum: mime::Summary,
         verdict: &Verdict,
         qid: Option<&QuarantineId>,
         scan_header: &str,
     ) -> Vec<u8> {
         let cfg = &self.shared.cfg;
-        let mut sum = mime::summary(head);
         for v in [&mut sum.from, &mut sum.to, &mut sum.subject, &mut sum.date] {
             if v.is_empty() {
                 *v = "(none)".into();
