@@ -58,6 +58,10 @@ impl Pipeline {
     }
 }
 
+/// Messages up to this size are scanned on the session's own worker thread: at the
+/// builtin engine's 300+ MB/s that is well under a millisecond of blocking.
+const INLINE_SCAN_BYTES: usize = 256 * 1024;
+
 /// The scan of one message in progress.
 pub struct MessageScan<'p> {
     pipeline: &'p Pipeline,
@@ -111,7 +115,13 @@ impl MessageScan<'_> {
             };
             if let Some(b) = &self.pipeline.builtin {
                 engines.push("builtin");
-                let v = tokio::task::block_in_place(|| b.scan(&bytes));
+                // Handing the worker over costs a thread wake-up and two context switches,
+                // more than the builtin engine needs for a small message.
+                let v = if bytes.len() <= INLINE_SCAN_BYTES {
+                    b.scan(&bytes)
+                } else {
+                    tokio::task::block_in_place(|| b.scan(&bytes))
+                };
                 verdict = verdict.combine(v);
             }
             if cfg.engines.contains(&Engine::Spamd) && !matches!(verdict, Verdict::Infected { .. })
