@@ -5,7 +5,7 @@
 //! message to `message::spool` while `scan` decides a `Verdict`, `scan::policy` maps it to
 //! an `Action`, `quarantine` keeps what the action hides, `message::rewrite` builds what
 //! the client receives, and `session_log` records it all.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod abuse;
 pub mod config;

@@ -1,4 +1,6 @@
 //! Accepting redirected connections and reaching the real server.
 pub mod listener;
+pub mod low_water;
 pub mod orig_dst;
+mod sys;
 pub mod upstream;

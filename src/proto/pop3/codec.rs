@@ -212,6 +212,11 @@ impl ResponseDecoder {
         end.is_some()
     }
 
+    /// How many received bytes wait to be decoded.
+    pub fn buffered(&self) -> usize {
+        self.lines.pending().len()
+    }
+
     /// Whatever arrived and was not decoded (for discarding at STLS).
     pub fn take_pending(&mut self) -> Vec<u8> {
         self.lines.take_pending()

@@ -16,6 +16,7 @@ use crate::message::mime;
 use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
+use crate::net::low_water::LowWater;
 use crate::proto::conn::{self, ClientConn};
 use crate::proto::dot::{self, Scratch};
 use crate::proto::lines::trim_eol;
@@ -55,6 +56,7 @@ pub async fn run(
         client: ClientConn::new(client, shared),
         server,
         sdec: ResponseDecoder::new(cfg.limits.max_line_bytes),
+        low_water: LowWater::default(),
         shared,
         lcfg,
         log,
@@ -98,6 +100,7 @@ struct Session<'a> {
     client: ClientConn,
     server: TcpStream,
     sdec: ResponseDecoder,
+    low_water: LowWater,
     shared: &'a Shared,
     lcfg: &'a Listener,
     log: SessionLog,
@@ -575,9 +578,15 @@ impl Session<'_> {
         let mut early_sent = false;
         let mut stuffer = Stuffer::default();
         let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
-        if let Some(size) = codec::octets(&status) {
+        let announced = codec::octets(&status);
+        if let Some(size) = announced {
             spool.expect(size + size / 32);
         }
+        // What the server still owes is at least the announced size and the terminating
+        // ".\r\n" (stuffing only adds) minus what arrived. TOP sends part of a message.
+        let mut owed = announced
+            .filter(|_| !is_top)
+            .map(|size| (size + 3).saturating_sub(self.sdec.buffered() as u64));
         let pipeline = &shared.pipeline;
         let mut scan = pipeline.begin().await;
         let mut overflow = false;
@@ -602,9 +611,12 @@ impl Session<'_> {
                 break;
             }
             // Wait for more of the answer, comforting the client meanwhile.
+            if let Some(o) = owed {
+                self.low_water.expect(&self.server, o);
+            }
             let n = loop {
                 tokio::select! {
-                    r = timeout(self.server_timeout(), self.server.read(&mut buf[..])) => {
+                    r = timeout(self.server_timeout(), self.low_water.read(&mut self.server, &mut buf[..])) => {
                         let n = match r {
                             Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
                             Err(_) => return Err(ProxyError::Timeout { side: Side::Server, what: "message (limits.server_timeout_secs)" }),
@@ -621,8 +633,10 @@ impl Session<'_> {
                 }
             };
             self.bytes_from_server += n as u64;
+            owed = owed.map(|o| o.saturating_sub(n as u64));
             self.sdec.push(&buf[..n]);
         }
+        self.low_water.clear(&self.server);
 
         // The whole answer is in; decide. A message that was not held completely can
         // neither be delivered nor quarantined: the client gets a notice and the
