@@ -784,3 +784,102 @@ fn a_client_waiting_on_a_slow_link_is_kept_alive_with_proxy_made_lines_only() {
         }
     }
 }
+
+/// dovecot always announces exact sizes, so this fault needs a stand-in server: one that
+/// announces far more octets than it sends (the proxy must not wait for bytes that never
+/// come) and one that announces far fewer (nothing may be cut off).
+#[test]
+fn a_wrong_announced_size_neither_stalls_nor_truncates_a_download() {
+    let mut t = Topology::new("octets");
+    let small = large_message(1024);
+    let big = large_message(30 * 1024);
+    fs::write(t.path("m1.eml"), &small).unwrap();
+    fs::write(t.path("m2.eml"), &big).unwrap();
+    let server = t.path("fakepop.py");
+    fs::write(
+        &server,
+        format!(
+            r#"
+import socket, time
+msgs = {{1: open({m1:?}, 'rb').read(), 2: open({m2:?}, 'rb').read()}}
+claimed = {{1: 50000, 2: 10}}
+def stuffed(m):
+    return b''.join((b'.' + l if l.startswith(b'.') else l) for l in m.splitlines(True))
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(({SERVER_V4:?}, 110)); l.listen(5)
+open({ready:?}, 'w').write('up')
+while True:
+    c, _ = l.accept()
+    f = c.makefile('rb')
+    c.sendall(b'+OK stand-in ready\r\n')
+    for line in f:
+        w = line.split()
+        cmd = w[0].upper() if w else b''
+        if cmd == b'RETR':
+            n = int(w[1])
+            # The status line first, so the proxy is waiting when the message comes.
+            c.sendall(b'+OK %d octets\r\n' % claimed[n])
+            time.sleep(0.05)
+            c.sendall(stuffed(msgs[n]) + b'.\r\n')
+        elif cmd == b'UIDL' and len(w) > 1:
+            c.sendall(b'+OK %s uid-%s\r\n' % (w[1], w[1]))
+        elif cmd == b'QUIT':
+            c.sendall(b'+OK bye\r\n'); c.close(); break
+        elif cmd in (b'USER', b'PASS', b'NOOP'):
+            c.sendall(b'+OK\r\n')
+        elif cmd == b'STAT':
+            c.sendall(b'+OK 2 %d\r\n' % (len(msgs[1]) + len(msgs[2])))
+        else:
+            c.sendall(b'-ERR not here\r\n')
+"#,
+            m1 = t.path("m1.eml").display().to_string(),
+            m2 = t.path("m2.eml").display().to_string(),
+            ready = t.path("fakepop.ready").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let server_ns = t.server_ns.clone();
+    t.spawn(
+        &server_ns,
+        "fakepop",
+        &["python3", &server.display().to_string()],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !t.path("fakepop.ready").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stand-in server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A stall would last until the server timeout (60 s); the client gives up after 10 s.
+    let cfg = t.write_config(&format!(
+        "[limits]\nserver_timeout_secs = 60\n{POP3_LISTENER}"
+    ));
+    t.start_portcullis(&cfg);
+    let got = t.python_client(
+        SERVER_V4,
+        r#"
+p = poplib.POP3(HOST, 110, timeout=10)
+p.user('alice'); p.pass_('alicepw')
+for i in (1, 2):
+    resp, lines, octets = p.retr(i)
+    out.write(b'\r\n'.join(lines) + b'\r\n')
+    out.write(b'=====\n')
+p.quit()
+"#,
+    );
+    let mut parts = Vec::new();
+    let mut rest = &got[..];
+    while let Some(i) = rest.windows(6).position(|w| w == b"=====\n") {
+        parts.push(&rest[..i]);
+        rest = &rest[i + 6..];
+    }
+    assert_eq!(parts.len(), 2, "{}", String::from_utf8_lossy(&got));
+    for (part, want) in parts.iter().zip([&small, &big]) {
+        let (scan, body) = strip_scan_header(part);
+        assert!(scan.contains(": clean "), "{scan}");
+        assert_eq!(body, &want[..], "the message arrives whole and unchanged");
+    }
+}
