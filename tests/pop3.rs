@@ -101,7 +101,8 @@ fn clean_mail_arrives_byte_identical_over_ipv4_and_ipv6() {
         "4",
         b"From: a@example.test\r\nSubject: empty\r\nMessage-ID: <empty@example.test>\r\n\r\n",
     );
-    let cfg = t.write_config(POP3_LISTENER);
+    // A short idle limit: the last part checks a client that stops reading.
+    let cfg = t.write_config(&format!("[limits]\nidle_timeout_secs = 5\n{POP3_LISTENER}"));
     t.start_portcullis(&cfg);
 
     fetch_direct(&t);
@@ -185,13 +186,35 @@ fn clean_mail_arrives_byte_identical_over_ipv4_and_ipv6() {
         !logs.contains("alicepw"),
         "a password reached the session log"
     );
+
+    // A client that asks for 20 MB and then reads nothing does not pin its session.
+    t.python_client(
+        SERVER_V4,
+        r#"
+import time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((HOST, 110))
+f = s.makefile('rb')
+f.readline()
+for cmd in (b'USER alice', b'PASS alicepw'):
+    s.sendall(cmd + b'\r\n'); f.readline()
+s.sendall(b'RETR 3\r\n')
+time.sleep(10)
+"#,
+    );
+    let logs = t.session_logs();
+    assert!(
+        logs.contains("not reading (limits.idle_timeout_secs)"),
+        "{logs}"
+    );
     let cfg_s = cfg.display().to_string();
     let list = t.portcullis(&["sessions", "list", "--config", &cfg_s]);
     assert!(list.status.success());
     let list = String::from_utf8_lossy(&list.stdout);
     assert_eq!(
         list.lines().filter(|l| !l.starts_with(' ')).count(),
-        3,
+        4,
         "{list}"
     );
 }
@@ -491,7 +514,7 @@ fn starttls_passthrough_is_spliced_and_logged_and_strip_hides_it() {
     t.start_dovecot();
     t.deliver("alice", "1", &tricky_message("tls"));
     let cfg = t.write_config(&format!(
-        "{POP3_LISTENER}\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10111\"\nupstream = \"{SERVER_V4}:110\"\nstarttls = \"strip\"\n"
+        "[limits]\nidle_timeout_secs = 2\n{POP3_LISTENER}\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10111\"\nupstream = \"{SERVER_V4}:110\"\nstarttls = \"strip\"\n"
     ));
     t.start_portcullis(&cfg);
     let capa = |host: &str, port: u16| {
@@ -539,6 +562,32 @@ fn starttls_passthrough_is_spliced_and_logged_and_strip_hides_it() {
     assert!(
         t.session_logs()
             .contains("NOT SCANNED (starttls = passthrough)")
+    );
+
+    // A spliced session nobody uses is still bounded by the idle limit.
+    let r = t.python_client(
+        SERVER_V4,
+        &format!(
+            r#"
+import time
+p = poplib.POP3(HOST, 110, timeout=30)
+p.stls(context=ssl.create_default_context(cafile={ca:?}))
+p.user('alice'); p.pass_('alicepw')
+time.sleep(4)
+try:
+    p.noop()
+    out.write(b'still open')
+except Exception as e:
+    out.write(b'closed: ' + type(e).__name__.encode())
+"#
+        ),
+    );
+    let r = String::from_utf8_lossy(&r).to_string();
+    assert!(r.starts_with("closed"), "{r}");
+    assert!(
+        t.session_logs().contains("idle (limits.idle_timeout_secs)"),
+        "{}",
+        t.session_logs()
     );
 
     // Through the strip listener STLS is refused and mail is scanned in the clear.

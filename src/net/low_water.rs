@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::proto::deadline::Timer;
 
 use super::sys::set_recv_low_water;
 
@@ -32,6 +35,7 @@ pub struct LowWater {
     set: u64,
     /// False once the mark was given up (or cannot be set) until the message ends.
     enabled: bool,
+    patience: Timer,
 }
 
 impl Default for LowWater {
@@ -39,6 +43,7 @@ impl Default for LowWater {
         LowWater {
             set: 1,
             enabled: true,
+            patience: Timer::new(PATIENCE / 8),
         }
     }
 }
@@ -79,13 +84,12 @@ impl LowWater {
     /// Reads like `AsyncReadExt::read`; cancel-safe like it.
     pub async fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         if self.set > 1 {
-            tokio::select! {
-                r = sock.read(buf) => return r,
-                _ = tokio::time::sleep(PATIENCE) => {
-                    self.reset(sock);
-                    self.enabled = false;
-                }
+            self.patience.aim(Instant::now() + PATIENCE);
+            if let Some(r) = self.patience.race(sock.read(buf)).await {
+                return r;
             }
+            self.reset(sock);
+            self.enabled = false;
         }
         sock.read(buf).await
     }
@@ -94,7 +98,6 @@ impl LowWater {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
 
@@ -145,7 +148,7 @@ mod tests {
             .expect("the reader is not left waiting for bytes that never come")
             .unwrap();
         assert_eq!(n, 1000);
-        assert!(t.elapsed() >= PATIENCE);
+        assert!(t.elapsed() >= PATIENCE - PATIENCE / 8);
         // Given up for the rest of this answer: no new mark, a lone byte wakes the reader.
         lw.expect(&reader, 4000);
         writer.write_all(b"y").await.unwrap();

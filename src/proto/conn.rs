@@ -7,6 +7,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use super::deadline::Deadline;
+
 use crate::config::Listener;
 use crate::error::{ProxyError, Side};
 use crate::ids::{ClientAddr, OrigDstAddr, SessionId};
@@ -15,11 +17,22 @@ use crate::net::upstream;
 use crate::proto::lines::LineBuffer;
 use crate::session_log::SessionLog;
 
+/// A write to the client made no progress for limits.idle_timeout_secs.
+pub const CLIENT_STALLED_WHAT: &str = "not reading (limits.idle_timeout_secs)";
+pub const CLIENT_STALLED: ProxyError = ProxyError::Timeout {
+    side: Side::Client,
+    what: CLIENT_STALLED_WHAT,
+};
+/// A write to the server made no progress for limits.server_timeout_secs.
+pub const SERVER_STALLED_WHAT: &str = "not reading (limits.server_timeout_secs)";
+
 /// The client side of a session: the socket, a bounded line buffer, byte counts.
 pub struct ClientConn {
     pub stream: TcpStream,
     pub buf: LineBuffer,
-    idle: Duration,
+    /// limits.idle_timeout_secs, for every read and every write: a client that neither
+    /// sends nor takes what it is sent for that long is gone.
+    pub idle: Deadline,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -29,7 +42,7 @@ impl ClientConn {
         ClientConn {
             stream,
             buf: LineBuffer::new(shared.cfg.limits.max_line_bytes),
-            idle: Duration::from_secs(shared.cfg.limits.idle_timeout_secs),
+            idle: Deadline::new(Duration::from_secs(shared.cfg.limits.idle_timeout_secs)),
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -37,17 +50,17 @@ impl ClientConn {
 
     pub async fn send(&mut self, data: &[u8]) -> Result<(), ProxyError> {
         self.bytes_out += data.len() as u64;
-        self.stream
-            .write_all(data)
-            .await
-            .map_err(ProxyError::io(Side::Client))
+        match self.idle.run(self.stream.write_all(data)).await {
+            Some(r) => r.map_err(ProxyError::io(Side::Client)),
+            None => Err(CLIENT_STALLED),
+        }
     }
 
     /// Reads what the client sends (0 = closed), under the idle timeout.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
-        let n = match timeout(self.idle, self.stream.read(buf)).await {
-            Ok(r) => r.map_err(ProxyError::io(Side::Client))?,
-            Err(_) => {
+        let n = match self.idle.run(self.stream.read(buf)).await {
+            Some(r) => r.map_err(ProxyError::io(Side::Client))?,
+            None => {
                 return Err(ProxyError::Timeout {
                     side: Side::Client,
                     what: "idle (limits.idle_timeout_secs)",
@@ -163,15 +176,64 @@ pub async fn splice_tls(
         "starttls",
         "session continues in TLS end to end: NOT SCANNED (starttls = passthrough)",
     );
-    match tokio::io::copy_bidirectional(&mut client.stream, server).await {
-        Ok((up, down)) => {
-            client.bytes_in += up;
-            client.bytes_out += down;
-            Ok("tls passthrough ended")
+    let (up, down) = splice(client, server).await?;
+    client.bytes_in += up;
+    client.bytes_out += down;
+    Ok("tls passthrough ended")
+}
+
+/// Copies both ways until both sides have closed. Each wait is bounded by the client's
+/// idle limit: a spliced session that nobody uses for that long is ended like any other.
+async fn splice(client: &mut ClientConn, server: &mut TcpStream) -> Result<(u64, u64), ProxyError> {
+    let idle_timeout = ProxyError::Timeout {
+        side: Side::Client,
+        what: "idle (limits.idle_timeout_secs)",
+    };
+    let (mut cbuf, mut sbuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut client_open, mut server_open) = (true, true);
+    let (mut up, mut down) = (0u64, 0u64);
+    let ClientConn {
+        stream: cstream,
+        idle,
+        ..
+    } = client;
+    while client_open || server_open {
+        let got = idle
+            .run(async {
+                tokio::select! {
+                    r = cstream.read(&mut cbuf), if client_open => (Side::Client, r),
+                    r = server.read(&mut sbuf), if server_open => (Side::Server, r),
+                }
+            })
+            .await;
+        let Some((from, r)) = got else {
+            return Err(idle_timeout);
+        };
+        let n = r.map_err(ProxyError::io(from))?;
+        let (to, to_side, data): (&mut TcpStream, Side, &[u8]) = match from {
+            Side::Client => (&mut *server, Side::Server, &cbuf[..n]),
+            _ => (&mut *cstream, Side::Client, &sbuf[..n]),
+        };
+        if n == 0 {
+            // Pass the half-close on; keep copying the other way.
+            let _ = to.shutdown().await;
+            match from {
+                Side::Client => client_open = false,
+                _ => server_open = false,
+            }
+            continue;
         }
-        Err(e) => Err(ProxyError::Io {
-            side: Side::Local,
-            source: e,
-        }),
+        idle.run(to.write_all(data))
+            .await
+            .ok_or(ProxyError::Timeout {
+                side: to_side,
+                what: "not reading (limits.idle_timeout_secs)",
+            })?
+            .map_err(ProxyError::io(to_side))?;
+        match from {
+            Side::Client => up += n as u64,
+            _ => down += n as u64,
+        }
     }
+    Ok((up, down))
 }

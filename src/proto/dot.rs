@@ -147,14 +147,23 @@ impl Scratch {
     }
 }
 
+/// Where `send_message` writes: a stream, the limit on each write's progress and what to
+/// call a peer that stops taking bytes.
+pub struct Peer<'a, W> {
+    pub stream: &'a mut W,
+    pub deadline: &'a mut super::deadline::Deadline,
+    pub side: crate::error::Side,
+    /// The `what` of the timeout error, naming the limit.
+    pub stalled: &'static str,
+}
+
 /// Sends what `scratch.out` already holds (a status line or a command, or nothing), then
 /// `head` and the spooled message from `body_offset` to the peer on `side`, in writes of
 /// about `CHUNK` bytes (a small message goes out in one write). With a `stuffer` the
 /// message is dot-stuffed and terminated; without, it goes as it is (SMTP BDAT). Returns
 /// the bytes written.
 pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
-    w: &mut W,
-    side: crate::error::Side,
+    to: Peer<'_, W>,
     scratch: &mut Scratch,
     head: &[u8],
     spool: &mut crate::message::spool::Spool,
@@ -163,6 +172,16 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
 ) -> Result<u64, crate::error::ProxyError> {
     use crate::error::{ProxyError, Side};
     use tokio::io::AsyncWriteExt;
+    let Peer {
+        stream: w,
+        deadline,
+        side,
+        stalled,
+    } = to;
+    let stall = || ProxyError::Timeout {
+        side,
+        what: stalled,
+    };
     if scratch.spool.len() < CHUNK {
         scratch.spool.resize(CHUNK, 0);
     }
@@ -185,7 +204,11 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
         pos += n as u64;
         put(&buf[..n], out);
         if out.len() >= CHUNK {
-            w.write_all(out).await.map_err(ProxyError::io(side))?;
+            deadline
+                .run(w.write_all(out))
+                .await
+                .ok_or_else(stall)?
+                .map_err(ProxyError::io(side))?;
             written += out.len() as u64;
             out.clear();
         }
@@ -193,7 +216,11 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
     if let Some(s) = stuffer {
         s.finish(out);
     }
-    w.write_all(out).await.map_err(ProxyError::io(side))?;
+    deadline
+        .run(w.write_all(out))
+        .await
+        .ok_or_else(stall)?
+        .map_err(ProxyError::io(side))?;
     written += out.len() as u64;
     out.clear();
     Ok(written)

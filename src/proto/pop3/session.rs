@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{sleep_until, timeout};
+use tokio::time::Instant;
 
 use crate::abuse::Actor;
 use crate::config::{DownloadAction, Listener, StartTls};
@@ -18,6 +18,7 @@ use crate::message::spool::Spool;
 use crate::net::listener::Shared;
 use crate::net::low_water::LowWater;
 use crate::proto::conn::{self, ClientConn};
+use crate::proto::deadline::{Deadline, Timer};
 use crate::proto::dot::{self, Scratch};
 use crate::proto::lines::trim_eol;
 use crate::quarantine::Origin;
@@ -57,6 +58,10 @@ pub async fn run(
         server,
         sdec: ResponseDecoder::new(cfg.limits.max_line_bytes),
         low_water: LowWater::default(),
+        server_deadline: Deadline::new(Duration::from_secs(cfg.limits.server_timeout_secs)),
+        tick: Timer::new(
+            (Duration::from_secs(cfg.limits.keepalive_secs) / 8).min(Duration::from_secs(1)),
+        ),
         shared,
         lcfg,
         log,
@@ -101,6 +106,10 @@ struct Session<'a> {
     server: TcpStream,
     sdec: ResponseDecoder,
     low_water: LowWater,
+    /// limits.server_timeout_secs, for every read and write on the server connection.
+    server_deadline: Deadline,
+    /// limits.keepalive_secs while a message is held.
+    tick: Timer,
     shared: &'a Shared,
     lcfg: &'a Listener,
     log: SessionLog,
@@ -129,19 +138,18 @@ enum Delivery {
 }
 
 impl Session<'_> {
-    fn server_timeout(&self) -> Duration {
-        Duration::from_secs(self.shared.cfg.limits.server_timeout_secs)
-    }
-
     async fn send_client(&mut self, data: &[u8]) -> Result<(), ProxyError> {
         self.client.send(data).await
     }
 
     async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        self.server
-            .write_all(data)
-            .await
-            .map_err(ProxyError::io(Side::Server))
+        match self.server_deadline.run(self.server.write_all(data)).await {
+            Some(r) => r.map_err(ProxyError::io(Side::Server)),
+            None => Err(ProxyError::Timeout {
+                side: Side::Server,
+                what: conn::SERVER_STALLED_WHAT,
+            }),
+        }
     }
 
     /// The next client line; `None` when the client closed the connection.
@@ -150,9 +158,9 @@ impl Session<'_> {
     }
 
     async fn server_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
-        let n = match timeout(self.server_timeout(), self.server.read(buf)).await {
-            Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
-            Err(_) => {
+        let n = match self.server_deadline.run(self.server.read(buf)).await {
+            Some(r) => r.map_err(ProxyError::io(Side::Server))?,
+            None => {
                 return Err(ProxyError::Timeout {
                     side: Side::Server,
                     what: "answer (limits.server_timeout_secs)",
@@ -573,8 +581,8 @@ impl Session<'_> {
         let shared = self.shared;
         let cfg = &shared.cfg;
         let keepalive = Duration::from_secs(cfg.limits.keepalive_secs);
+        self.tick.aim(Instant::now() + keepalive);
         let max_msg = cfg.limits.max_message_bytes;
-        let mut next_tick = tokio::time::Instant::now() + keepalive;
         let mut early_sent = false;
         let mut stuffer = Stuffer::default();
         let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
@@ -615,21 +623,24 @@ impl Session<'_> {
                 self.low_water.expect(&self.server, o);
             }
             let n = loop {
-                tokio::select! {
-                    r = timeout(self.server_timeout(), self.low_water.read(&mut self.server, &mut buf[..])) => {
-                        let n = match r {
-                            Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
-                            Err(_) => return Err(ProxyError::Timeout { side: Side::Server, what: "message (limits.server_timeout_secs)" }),
-                        };
+                let read = self
+                    .server_deadline
+                    .run(self.low_water.read(&mut self.server, &mut buf[..]));
+                match self.tick.race(read).await {
+                    Some(Some(r)) => {
+                        let n = r.map_err(ProxyError::io(Side::Server))?;
                         if n == 0 {
                             return Err(ProxyError::Closed { side: Side::Server });
                         }
                         break n;
                     }
-                    _ = sleep_until(next_tick) => {
-                        self.keepalive(&mut early_sent, &mut stuffer).await?;
-                        next_tick += keepalive;
+                    Some(None) => {
+                        return Err(ProxyError::Timeout {
+                            side: Side::Server,
+                            what: "message (limits.server_timeout_secs)",
+                        });
                     }
+                    None => self.tick_keepalive(&mut early_sent, &mut stuffer).await?,
                 }
             };
             self.bytes_from_server += n as u64;
@@ -657,12 +668,9 @@ impl Session<'_> {
             let fut = scan.finish(&mut spool);
             tokio::pin!(fut);
             let o = loop {
-                tokio::select! {
-                    o = &mut fut => break o,
-                    _ = sleep_until(next_tick) => {
-                        self.keepalive(&mut early_sent, &mut stuffer).await?;
-                        next_tick += keepalive;
-                    }
+                match self.tick.race(&mut fut).await {
+                    Some(o) => break o,
+                    None => self.tick_keepalive(&mut early_sent, &mut stuffer).await?,
                 }
             };
             for note in &o.notes {
@@ -750,6 +758,18 @@ impl Session<'_> {
         out.clear();
         self.deliver(delivery, &mut spool, &status, early_sent, stuffer, scratch)
             .await
+    }
+
+    /// The keep-alive timer fired: comfort the client and aim at the next period.
+    async fn tick_keepalive(
+        &mut self,
+        early_sent: &mut bool,
+        stuffer: &mut Stuffer,
+    ) -> Result<(), ProxyError> {
+        self.keepalive(early_sent, stuffer).await?;
+        let period = Duration::from_secs(self.shared.cfg.limits.keepalive_secs);
+        self.tick.aim(self.tick.deadline() + period);
+        Ok(())
     }
 
     /// Proxy-generated bytes that are valid whatever the verdict: the status line, then
@@ -865,8 +885,12 @@ impl Session<'_> {
             }
             Delivery::Edited { head, body_offset } => {
                 let n = dot::send_message(
-                    &mut self.client.stream,
-                    Side::Client,
+                    dot::Peer {
+                        stream: &mut self.client.stream,
+                        deadline: &mut self.client.idle,
+                        side: Side::Client,
+                        stalled: conn::CLIENT_STALLED_WHAT,
+                    },
                     scratch,
                     &head,
                     spool,

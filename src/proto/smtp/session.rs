@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 
 use crate::abuse::{Actor, Hit};
 use crate::config::{BareLineEndings, Listener, RateWhat, StartTls, SubmitAction};
@@ -18,6 +17,7 @@ use crate::message::rewrite;
 use crate::message::spool::Spool;
 use crate::net::listener::Shared;
 use crate::proto::conn::{self, ClientConn};
+use crate::proto::deadline::Deadline;
 use crate::proto::dot::{self, Scratch, Stuffer};
 use crate::proto::lines::{LineBuffer, trim_eol};
 use crate::quarantine::Origin;
@@ -55,6 +55,7 @@ pub async fn run(
         client: ClientConn::new(client, shared),
         server,
         sbuf: LineBuffer::new(cfg.limits.max_line_bytes),
+        server_deadline: Deadline::new(Duration::from_secs(cfg.limits.server_timeout_secs)),
         shared,
         lcfg,
         log,
@@ -120,6 +121,8 @@ struct Session<'a> {
     client: ClientConn,
     server: TcpStream,
     sbuf: LineBuffer,
+    /// limits.server_timeout_secs, for every read and write on the server connection.
+    server_deadline: Deadline,
     shared: &'a Shared,
     lcfg: &'a Listener,
     log: SessionLog,
@@ -205,10 +208,13 @@ impl Session<'_> {
 
     async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {
         self.bytes_to_server += data.len() as u64;
-        self.server
-            .write_all(data)
-            .await
-            .map_err(ProxyError::io(Side::Server))
+        match self.server_deadline.run(self.server.write_all(data)).await {
+            Some(r) => r.map_err(ProxyError::io(Side::Server)),
+            None => Err(ProxyError::Timeout {
+                side: Side::Server,
+                what: conn::SERVER_STALLED_WHAT,
+            }),
+        }
     }
 
     async fn client_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
@@ -221,7 +227,6 @@ impl Session<'_> {
     }
 
     async fn server_reply(&mut self) -> Result<Reply, ProxyError> {
-        let wait = Duration::from_secs(self.shared.cfg.limits.server_timeout_secs);
         let mut asm = ReplyAssembler::default();
         let mut buf = [0u8; 4096];
         loop {
@@ -242,9 +247,9 @@ impl Session<'_> {
                     Err(e) => return Err(ProxyError::protocol(Side::Server, format!("{e:?}"))),
                 }
             }
-            let n = match timeout(wait, self.server.read(&mut buf)).await {
-                Ok(r) => r.map_err(ProxyError::io(Side::Server))?,
-                Err(_) => {
+            let n = match self.server_deadline.run(self.server.read(&mut buf)).await {
+                Some(r) => r.map_err(ProxyError::io(Side::Server))?,
+                None => {
                     return Err(ProxyError::Timeout {
                         side: Side::Server,
                         what: "reply (limits.server_timeout_secs)",
@@ -806,8 +811,12 @@ impl Session<'_> {
             Some(Stuffer::default())
         };
         let n = dot::send_message(
-            &mut self.server,
-            Side::Server,
+            dot::Peer {
+                stream: &mut self.server,
+                deadline: &mut self.server_deadline,
+                side: Side::Server,
+                stalled: conn::SERVER_STALLED_WHAT,
+            },
             scratch,
             head,
             spool,
