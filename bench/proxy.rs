@@ -406,7 +406,8 @@ fn smtp_cases(b: &mut Bench) {
          [[abuse.rate]]\nscope = \"client\"\nwhat = \"messages\"\nmax = 100000000\nwindow_secs = 60\n\
          [[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10025\"\nintercept_ports = [25]\n",
     );
-    t.start_portcullis(&cfg);
+    let pi = t.start_portcullis(&cfg);
+    let pid = t.proc(pi).pid();
     let cfg = cfg.display().to_string();
     let script = |conns: usize| {
         format!(
@@ -436,6 +437,7 @@ out.write(b'%f %f %f' % (1000 / dt, lat[len(lat) // 2] * 1000, lat[int(len(lat) 
     };
     for conns in [1usize, 20] {
         let mut lat = Vec::new();
+        let (mut cpu, mut switches) = (Vec::new(), Vec::new());
         let (d, p) = alternate(&t, &cfg, reps(), |t| {
             // Postfix delivers asynchronously: let the previous run's queue drain first, so
             // no run competes with the last one's deliveries for the CPU.
@@ -443,9 +445,16 @@ out.write(b'%f %f %f' % (1000 / dt, lat[len(lat) // 2] * 1000, lat[int(len(lat) 
             while !t.postfix_idle() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
             }
+            let before = proc_costs(pid);
             let out =
                 String::from_utf8_lossy(&t.python_client(SERVER_V4, &script(conns))).to_string();
+            let after = proc_costs(pid);
             let v: Vec<f64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            // Odd entries of `lat` are the proxied runs.
+            if lat.len() % 2 == 1 {
+                cpu.push((after.0 - before.0) / 1000.0 * 1e6);
+                switches.push((after.1 - before.1) / 1000.0);
+            }
             lat.push((v[1], v[2]));
             v[0]
         });
@@ -475,6 +484,22 @@ out.write(b'%f %f %f' % (1000 / dt, lat[len(lat) // 2] * 1000, lat[int(len(lat) 
                 target: None,
             });
         }
+        b.rows.push(Row {
+            case: format!("SMTP over {conns} connection(s): proxy CPU time per message"),
+            unit: "µs",
+            better: "lower",
+            direct: Vec::new(),
+            proxied: cpu,
+            target: None,
+        });
+        b.rows.push(Row {
+            case: format!("SMTP over {conns} connection(s): proxy context switches per message"),
+            unit: "switches",
+            better: "lower",
+            direct: Vec::new(),
+            proxied: switches,
+            target: None,
+        });
     }
 }
 
