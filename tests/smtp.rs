@@ -75,6 +75,7 @@ assert 'pipelining' in s.esmtp_features and '8bitmime' in s.esmtp_features, s.es
 s.login('alice', 'alicepw')
 s.sendmail('sender@example.test', ['alice@example.test'], open({dots:?}, 'rb').read())
 s.sendmail('sender@example.test', ['alice@example.test'], open({big:?}, 'rb').read())
+s.mail('changed@example.test'); s.rcpt('alice@example.test'); s.rset()
 s.quit()
 out.write(b'ok')
 "#,
@@ -170,8 +171,16 @@ out.write(b'ok')
         logs.contains("login ok user=alice mechanism=PLAIN"),
         "{logs}"
     );
+    // One line per message with its envelope; accepted commands get no lines of their own.
     assert!(
-        logs.contains("rcpt to=<alice@example.test> reply=250"),
+        logs.contains("from=<sender@example.test> to=<alice@example.test> size="),
+        "{logs}"
+    );
+    assert!(!logs.contains("rcpt to=<alice@example.test>"), "{logs}");
+    assert!(
+        logs.contains(
+            "from=<changed@example.test> to=<alice@example.test> ended without a message (RSET)"
+        ),
         "{logs}"
     );
     assert!(logs.contains("verdict=\"clean\" action=Pass"), "{logs}");

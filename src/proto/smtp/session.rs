@@ -95,6 +95,7 @@ pub async fn run(
             e.to_string()
         }
     };
+    s.end_txn("session end");
     let summary = format!(
         "reason=\"{reason}\" user={} messages={} delivered={} bytes_from_client={} bytes_to_server={} duration_ms={}",
         s.user.as_deref().unwrap_or("-"),
@@ -107,14 +108,25 @@ pub async fn run(
     s.log.event("end", &summary);
 }
 
-/// The envelope of the message being submitted.
+/// The envelope of the message being submitted. Accepted MAIL and RCPT commands are
+/// logged once, with the message (or with the reason it never came), so a message costs
+/// one log line, not one per command; refusals are logged when they happen.
 #[derive(Debug, Default)]
 struct Txn {
     from: String,
     /// The SIZE the client declared at MAIL, if any.
     size: Option<u64>,
+    /// Recipients the server accepted.
     rcpts: Vec<String>,
-    accepted: usize,
+    /// RCPT commands tried, accepted or not (smtp.max_recipients counts these).
+    tried: usize,
+}
+
+impl Txn {
+    fn envelope(&self) -> String {
+        let to: Vec<String> = self.rcpts.iter().map(|r| format!("<{r}>")).collect();
+        format!("from=<{}> to={}", self.from, to.join(","))
+    }
 }
 
 struct Session<'a> {
@@ -311,7 +323,7 @@ impl Session<'_> {
                     let r = self.ask(&line).await?;
                     self.log
                         .event("helo", &format!("ehlo name={} reply={}", cmd.args, r.code));
-                    self.txn = None;
+                    self.end_txn("EHLO");
                     if r.code == 250 {
                         let allow_tls = self.lcfg.starttls == StartTls::Passthrough;
                         let (filtered, ext) = codec::filter_ehlo(
@@ -333,7 +345,7 @@ impl Session<'_> {
                         size: Some(self.shared.cfg.limits.max_message_bytes),
                         ..Extensions::default()
                     };
-                    self.txn = None;
+                    self.end_txn("HELO");
                 }
                 Verb::StartTls => {
                     // Whatever was pipelined after STARTTLS is plaintext that must never be
@@ -367,7 +379,7 @@ impl Session<'_> {
                 Verb::Bdat => self.refuse_bdat(&cmd).await?,
                 Verb::Rset => {
                     self.relay(&line).await?;
-                    self.txn = None;
+                    self.end_txn("RSET");
                 }
                 Verb::Noop | Verb::Vrfy | Verb::Expn | Verb::Help => {
                     self.relay(&line).await?;
@@ -494,9 +506,12 @@ impl Session<'_> {
         }
         let r = self.relay(line).await?;
         let from = cmd.path().unwrap_or("").to_string();
-        self.log
-            .event("mail", &format!("from=<{from}> reply={}", r.summary()));
-        if r.is_positive() {
+        if !r.is_positive() {
+            // A refused MAIL (nested, say) leaves any transaction in progress as it was.
+            self.log
+                .event("mail", &format!("from=<{from}> reply={}", r.summary()));
+        } else {
+            self.end_txn("a new MAIL");
             self.txn = Some(Txn {
                 from,
                 size: declared,
@@ -508,7 +523,7 @@ impl Session<'_> {
 
     async fn rcpt(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
         let max = self.shared.cfg.smtp.max_recipients;
-        if self.txn.as_ref().is_some_and(|t| t.rcpts.len() >= max) {
+        if self.txn.as_ref().is_some_and(|t| t.tried >= max) {
             return self
                 .reply_client(&Reply::new(
                     452,
@@ -521,18 +536,26 @@ impl Session<'_> {
         }
         let r = self.relay(line).await?;
         let to = cmd.path().unwrap_or("").to_string();
-        self.log
-            .event("rcpt", &format!("to=<{to}> reply={}", r.summary()));
         if r.is_positive() {
             self.shared
                 .abuse
                 .record(RateWhat::Recipients, 1, &self.actor(), Instant::now());
         }
-        if let Some(t) = self.txn.as_mut() {
-            t.rcpts.push(to);
-            if r.is_positive() {
-                t.accepted += 1;
+        match self.txn.as_mut() {
+            Some(t) => {
+                t.tried += 1;
+                if r.is_positive() {
+                    t.rcpts.push(to);
+                } else {
+                    self.log.event(
+                        "rcpt",
+                        &format!("from=<{}> to=<{to}> reply={}", t.from, r.summary()),
+                    );
+                }
             }
+            None => self
+                .log
+                .event("rcpt", &format!("to=<{to}> reply={}", r.summary())),
         }
         Ok(())
     }
@@ -564,7 +587,7 @@ impl Session<'_> {
             }
             left -= n as u64;
         }
-        self.txn = None;
+        self.end_txn("BDAT refused");
         self.reply_client(&Reply::new(
             502,
             "5.5.1 portcullis: BDAT is not available here, use DATA",
@@ -598,7 +621,14 @@ impl Session<'_> {
                     ))
                     .await;
             }
-            Some(t) if t.accepted == 0 => {
+            Some(t) if t.rcpts.is_empty() => {
+                self.log.event(
+                    "transaction",
+                    &format!(
+                        "{} ended without a message (no accepted recipient)",
+                        t.envelope()
+                    ),
+                );
                 self.reply_client(&Reply::new(554, "5.5.1 portcullis: no valid recipients"))
                     .await?;
                 return self.reset_server().await;
@@ -649,7 +679,7 @@ impl Session<'_> {
             self.client.buf.push(&buf[..n]);
         }
         self.messages += 1;
-        let envelope = format!("from=<{}> rcpts={}", txn.from, txn.rcpts.len());
+        let envelope = txn.envelope();
 
         let refused = |code, text: String| Some(Reply::new(code, &text));
         let early = if size > limit {
@@ -838,6 +868,16 @@ impl Session<'_> {
             );
         }
         Ok(())
+    }
+
+    /// The transaction in progress ends without a message: say so, with its envelope.
+    fn end_txn(&mut self, why: &str) {
+        if let Some(t) = self.txn.take() {
+            self.log.event(
+                "transaction",
+                &format!("{} ended without a message ({why})", t.envelope()),
+            );
+        }
     }
 
     fn quarantine(
