@@ -331,20 +331,13 @@ dt = time.time() - t0
 p.quit()
 out.write(b'%f' % (1000 / dt))
 "#;
-    let (mut cpu, mut switches) = (Vec::new(), Vec::new());
-    let mut proxied = false;
+    let mut cost = ProxyCost::new(proxy_pid);
     let (d, p) = alternate(t, cfg, reps(), |t| {
-        let before = proc_costs(proxy_pid);
-        let rate = String::from_utf8_lossy(&t.python_client(SERVER_V4, mailbox))
-            .parse()
-            .unwrap();
-        if proxied {
-            let after = proc_costs(proxy_pid);
-            cpu.push((after.0 - before.0) / 1000.0 * 1e6);
-            switches.push((after.1 - before.1) / 1000.0);
-        }
-        proxied = !proxied;
-        rate
+        cost.measure(1000.0, || {
+            String::from_utf8_lossy(&t.python_client(SERVER_V4, mailbox))
+                .parse()
+                .unwrap()
+        })
     });
     b.rows.push(Row {
         case: if shaped {
@@ -358,25 +351,57 @@ out.write(b'%f' % (1000 / dt))
         proxied: p,
         target: (!shaped).then_some((">=", 0.9)),
     });
-    if shaped {
-        return;
+    if !shaped {
+        cost.rows(b, "POP3 mailbox");
     }
-    b.rows.push(Row {
-        case: "POP3 mailbox: proxy CPU time per message".into(),
-        unit: "µs",
-        better: "lower",
-        direct: Vec::new(),
-        proxied: cpu,
-        target: None,
-    });
-    b.rows.push(Row {
-        case: "POP3 mailbox: proxy context switches per message".into(),
-        unit: "switches",
-        better: "lower",
-        direct: Vec::new(),
-        proxied: switches,
-        target: None,
-    });
+}
+
+/// The proxy's own cost per message over the proxied runs of an alternating case.
+struct ProxyCost {
+    pid: u32,
+    runs: usize,
+    cpu_us: Vec<f64>,
+    switches: Vec<f64>,
+}
+
+impl ProxyCost {
+    fn new(pid: u32) -> Self {
+        ProxyCost {
+            pid,
+            runs: 0,
+            cpu_us: Vec::new(),
+            switches: Vec::new(),
+        }
+    }
+
+    /// Wraps one run of `alternate` (direct first, then proxied, and so on).
+    fn measure<T>(&mut self, messages: f64, run: impl FnOnce() -> T) -> T {
+        let before = proc_costs(self.pid);
+        let r = run();
+        if self.runs % 2 == 1 {
+            let after = proc_costs(self.pid);
+            self.cpu_us.push((after.0 - before.0) / messages * 1e6);
+            self.switches.push((after.1 - before.1) / messages);
+        }
+        self.runs += 1;
+        r
+    }
+
+    fn rows(self, b: &mut Bench, label: &str) {
+        for (what, unit, values) in [
+            ("CPU time", "µs", self.cpu_us),
+            ("context switches", "switches", self.switches),
+        ] {
+            b.rows.push(Row {
+                case: format!("{label}: proxy {what} per message"),
+                unit,
+                better: "lower",
+                direct: Vec::new(),
+                proxied: values,
+                target: None,
+            });
+        }
+    }
 }
 
 /// CPU seconds and context switches (voluntary + involuntary) of a process's threads so
@@ -448,7 +473,7 @@ out.write(b'%f %f %f' % (1000 / dt, lat[len(lat) // 2] * 1000, lat[int(len(lat) 
     };
     for conns in [1usize, 20] {
         let mut lat = Vec::new();
-        let (mut cpu, mut switches) = (Vec::new(), Vec::new());
+        let mut cost = ProxyCost::new(pid);
         let (d, p) = alternate(&t, &cfg, reps(), |t| {
             // Postfix delivers asynchronously: let the previous run's queue drain first, so
             // no run competes with the last one's deliveries for the CPU.
@@ -456,16 +481,10 @@ out.write(b'%f %f %f' % (1000 / dt, lat[len(lat) // 2] * 1000, lat[int(len(lat) 
             while !t.postfix_idle() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let before = proc_costs(pid);
-            let out =
-                String::from_utf8_lossy(&t.python_client(SERVER_V4, &script(conns))).to_string();
-            let after = proc_costs(pid);
+            let out = cost.measure(1000.0, || {
+                String::from_utf8_lossy(&t.python_client(SERVER_V4, &script(conns))).to_string()
+            });
             let v: Vec<f64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            // Odd entries of `lat` are the proxied runs.
-            if lat.len() % 2 == 1 {
-                cpu.push((after.0 - before.0) / 1000.0 * 1e6);
-                switches.push((after.1 - before.1) / 1000.0);
-            }
             lat.push((v[1], v[2]));
             v[0]
         });
@@ -495,22 +514,7 @@ out.write(b'%f %f %f' % (1000 / dt, lat[len(lat) // 2] * 1000, lat[int(len(lat) 
                 target: None,
             });
         }
-        b.rows.push(Row {
-            case: format!("SMTP over {conns} connection(s): proxy CPU time per message"),
-            unit: "µs",
-            better: "lower",
-            direct: Vec::new(),
-            proxied: cpu,
-            target: None,
-        });
-        b.rows.push(Row {
-            case: format!("SMTP over {conns} connection(s): proxy context switches per message"),
-            unit: "switches",
-            better: "lower",
-            direct: Vec::new(),
-            proxied: switches,
-            target: None,
-        });
+        cost.rows(b, &format!("SMTP over {conns} connection(s)"));
     }
 }
 
