@@ -155,13 +155,14 @@ pub struct Peer<'a, W> {
     pub side: crate::error::Side,
     /// The `what` of the timeout error, naming the limit.
     pub stalled: &'static str,
+    /// The session's count of bytes sent this way, kept right if a write fails midway.
+    pub sent: &'a mut u64,
 }
 
 /// Sends what `scratch.out` already holds (a status line or a command, or nothing), then
 /// `head` and the spooled message from `body_offset` to the peer on `side`, in writes of
 /// about `CHUNK` bytes (a small message goes out in one write). With a `stuffer` the
-/// message is dot-stuffed and terminated; without, it goes as it is (SMTP BDAT). Returns
-/// the bytes written.
+/// message is dot-stuffed and terminated; without, it goes as it is (SMTP BDAT).
 pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
     to: Peer<'_, W>,
     scratch: &mut Scratch,
@@ -169,7 +170,7 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
     spool: &mut crate::message::spool::Spool,
     body_offset: u64,
     mut stuffer: Option<Stuffer>,
-) -> Result<u64, crate::error::ProxyError> {
+) -> Result<(), crate::error::ProxyError> {
     use crate::error::{ProxyError, Side};
     use tokio::io::AsyncWriteExt;
     let Peer {
@@ -177,6 +178,7 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
         deadline,
         side,
         stalled,
+        sent,
     } = to;
     let stall = || ProxyError::Timeout {
         side,
@@ -192,7 +194,6 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
         None => out.extend_from_slice(data),
     };
     put(head, out);
-    let mut written = 0u64;
     let mut pos = body_offset;
     loop {
         let n = spool
@@ -209,7 +210,7 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
                 .await
                 .ok_or_else(stall)?
                 .map_err(ProxyError::io(side))?;
-            written += out.len() as u64;
+            *sent += out.len() as u64;
             out.clear();
         }
     }
@@ -221,7 +222,7 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
         .await
         .ok_or_else(stall)?
         .map_err(ProxyError::io(side))?;
-    written += out.len() as u64;
+    *sent += out.len() as u64;
     out.clear();
-    Ok(written)
+    Ok(())
 }

@@ -884,12 +884,13 @@ impl Session<'_> {
                 r
             }
             Delivery::Edited { head, body_offset } => {
-                let n = dot::send_message(
+                dot::send_message(
                     dot::Peer {
                         stream: &mut self.client.stream,
                         deadline: &mut self.client.idle,
                         side: Side::Client,
                         stalled: conn::CLIENT_STALLED_WHAT,
+                        sent: &mut self.client.bytes_out,
                     },
                     scratch,
                     &head,
@@ -897,9 +898,7 @@ impl Session<'_> {
                     body_offset,
                     Some(stuffer),
                 )
-                .await?;
-                self.client.bytes_out += n;
-                Ok(())
+                .await
             }
         }
     }

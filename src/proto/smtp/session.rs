@@ -840,12 +840,13 @@ impl Session<'_> {
             }
             Some(Stuffer::default())
         };
-        let n = dot::send_message(
+        dot::send_message(
             dot::Peer {
                 stream: &mut self.server,
                 deadline: &mut self.server_deadline,
                 side: Side::Server,
                 stalled: conn::SERVER_STALLED_WHAT,
+                sent: &mut self.bytes_to_server,
             },
             scratch,
             head,
@@ -854,7 +855,6 @@ impl Session<'_> {
             stuffer,
         )
         .await?;
-        self.bytes_to_server += n;
         self.server_reply().await
     }
 
