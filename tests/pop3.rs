@@ -514,7 +514,7 @@ fn starttls_passthrough_is_spliced_and_logged_and_strip_hides_it() {
     t.start_dovecot();
     t.deliver("alice", "1", &tricky_message("tls"));
     let cfg = t.write_config(&format!(
-        "[limits]\nidle_timeout_secs = 2\n{POP3_LISTENER}\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10111\"\nupstream = \"{SERVER_V4}:110\"\nstarttls = \"strip\"\n"
+        "[limits]\nidle_timeout_secs = 3\n{POP3_LISTENER}\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10111\"\nupstream = \"{SERVER_V4}:110\"\nstarttls = \"strip\"\n"
     ));
     t.start_portcullis(&cfg);
     let capa = |host: &str, port: u16| {
@@ -573,7 +573,7 @@ import time
 p = poplib.POP3(HOST, 110, timeout=30)
 p.stls(context=ssl.create_default_context(cafile={ca:?}))
 p.user('alice'); p.pass_('alicepw')
-time.sleep(4)
+time.sleep(6)
 try:
     p.noop()
     out.write(b'still open')
