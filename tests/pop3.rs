@@ -836,28 +836,37 @@ fn a_client_waiting_on_a_slow_link_is_kept_alive_with_proxy_made_lines_only() {
 
 /// dovecot always announces exact sizes, so this fault needs a stand-in server: one that
 /// announces far more octets than it sends (the proxy must not wait for bytes that never
-/// come) and one that announces far fewer (nothing may be cut off).
+/// come) and one that announces far fewer (nothing may be cut off), in the RETR status line
+/// and in LIST; a listed message that is gone by RETR; a RETR without a size; and a
+/// listing of thousands of lines.
 #[test]
 fn a_wrong_announced_size_neither_stalls_nor_truncates_a_download() {
     let mut t = Topology::new("octets");
-    let small = large_message(1024);
-    let big = large_message(30 * 1024);
-    fs::write(t.path("m1.eml"), &small).unwrap();
-    fs::write(t.path("m2.eml"), &big).unwrap();
+    let msgs = [
+        large_message(1024),
+        large_message(30 * 1024),
+        large_message(8 * 1024),
+    ];
+    for (i, m) in msgs.iter().enumerate() {
+        fs::write(t.path(&format!("m{}.eml", i + 1)), m).unwrap();
+    }
     let server = t.path("fakepop.py");
     fs::write(
         &server,
         format!(
             r#"
 import socket, time
-msgs = {{1: open({m1:?}, 'rb').read(), 2: open({m2:?}, 'rb').read()}}
-claimed = {{1: 50000, 2: 10}}
+msgs = {{n: open('{dir}/m%d.eml' % n, 'rb').read() for n in (1, 2, 3)}}
+# What RETR's status line and LIST claim: 1 too big, 2 too small, 3 right but only in LIST,
+# 4 listed but gone.
+status = {{1: b'+OK 50000 octets', 2: b'+OK 10 octets', 3: b'+OK message follows'}}
+listed = {{1: 50000, 2: 10, 3: len(msgs[3]), 4: 100000}}
 def stuffed(m):
     return b''.join((b'.' + l if l.startswith(b'.') else l) for l in m.splitlines(True))
 l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(({SERVER_V4:?}, 110)); l.listen(5)
-open({ready:?}, 'w').write('up')
+open('{dir}/fakepop.ready', 'w').write('up')
 while True:
     c, _ = l.accept()
     f = c.makefile('rb')
@@ -865,26 +874,26 @@ while True:
     for line in f:
         w = line.split()
         cmd = w[0].upper() if w else b''
-        if cmd == b'RETR':
+        if cmd == b'RETR' and int(w[1]) in msgs:
             n = int(w[1])
             # The status line first, so the proxy is waiting when the message comes.
-            c.sendall(b'+OK %d octets\r\n' % claimed[n])
+            c.sendall(status[n] + b'\r\n')
             time.sleep(0.05)
             c.sendall(stuffed(msgs[n]) + b'.\r\n')
-        elif cmd == b'UIDL' and len(w) > 1:
-            c.sendall(b'+OK %s uid-%s\r\n' % (w[1], w[1]))
+        elif cmd == b'RETR':
+            c.sendall(b'-ERR no such message\r\n')
+        elif cmd == b'LIST':
+            c.sendall(b'+OK\r\n' + b''.join(b'%d %d\r\n' % kv for kv in listed.items()) + b'.\r\n')
+        elif cmd == b'UIDL':
+            c.sendall(b'+OK\r\n' + b''.join(b'%d uid-%d\r\n' % (i, i) for i in range(1, 3001)) + b'.\r\n')
         elif cmd == b'QUIT':
             c.sendall(b'+OK bye\r\n'); c.close(); break
         elif cmd in (b'USER', b'PASS', b'NOOP'):
             c.sendall(b'+OK\r\n')
-        elif cmd == b'STAT':
-            c.sendall(b'+OK 2 %d\r\n' % (len(msgs[1]) + len(msgs[2])))
         else:
             c.sendall(b'-ERR not here\r\n')
 "#,
-            m1 = t.path("m1.eml").display().to_string(),
-            m2 = t.path("m2.eml").display().to_string(),
-            ready = t.path("fakepop.ready").display().to_string(),
+            dir = t.dir.path().display(),
         ),
     )
     .unwrap();
@@ -909,15 +918,34 @@ while True:
     t.start_portcullis(&cfg);
     let got = t.python_client(
         SERVER_V4,
-        r#"
+        &format!(
+            r#"
+def fetch(p, numbers):
+    for i in numbers:
+        resp, lines, octets = p.retr(i)
+        out.write(b'\r\n'.join(lines) + b'\r\n')
+        out.write(b'=====\n')
+# Without LIST: only the status line's size is known.
 p = poplib.POP3(HOST, 110, timeout=10)
 p.user('alice'); p.pass_('alicepw')
-for i in (1, 2):
-    resp, lines, octets = p.retr(i)
-    out.write(b'\r\n'.join(lines) + b'\r\n')
-    out.write(b'=====\n')
+fetch(p, (1, 2))
+p.quit()
+# As mail clients do it: LIST and UIDL first, so the proxy knows sizes before RETR.
+p = poplib.POP3(HOST, 110, timeout=10)
+p.user('alice'); p.pass_('alicepw')
+assert [l.split()[1] for l in p.list()[1]] == [b'50000', b'10', b'{m3}', b'100000']
+uids = p.uidl()[1]
+assert uids == [b'%d uid-%d' % (i, i) for i in range(1, 3001)], len(uids)
+fetch(p, (1, 2, 3))
+try:
+    p.retr(4)
+    out.write(b'retr 4 answered')
+except poplib.error_proto as e:
+    out.write(str(e).encode())
 p.quit()
 "#,
+            m3 = msgs[2].len()
+        ),
     );
     let mut parts = Vec::new();
     let mut rest = &got[..];
@@ -925,10 +953,16 @@ p.quit()
         parts.push(&rest[..i]);
         rest = &rest[i + 6..];
     }
-    assert_eq!(parts.len(), 2, "{}", String::from_utf8_lossy(&got));
-    for (part, want) in parts.iter().zip([&small, &big]) {
+    assert_eq!(parts.len(), 5, "{}", String::from_utf8_lossy(&got));
+    let want = [&msgs[0], &msgs[1], &msgs[0], &msgs[1], &msgs[2]];
+    for (part, want) in parts.iter().zip(want) {
         let (scan, body) = strip_scan_header(part);
         assert!(scan.contains(": clean "), "{scan}");
         assert_eq!(body, &want[..], "the message arrives whole and unchanged");
     }
+    assert!(
+        String::from_utf8_lossy(rest).contains("-ERR no such message"),
+        "{}",
+        String::from_utf8_lossy(rest)
+    );
 }

@@ -156,6 +156,20 @@ pub fn octets(line: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
+/// The message number and the value (a size or a unique id) of a LIST or UIDL listing line
+/// (`1 20522`), or of the one-line answer to `LIST n` / `UIDL n` when `status` is set
+/// (`+OK 1 20522`).
+pub fn listing_entry(line: &[u8], status: bool) -> Option<(u32, &str)> {
+    let mut l = trim_eol(line);
+    if status {
+        l = l.strip_prefix(b"+OK ")?;
+    }
+    let text = std::str::from_utf8(l).ok()?;
+    let mut w = text.split_ascii_whitespace();
+    let n = w.next()?.parse::<u32>().ok().filter(|n| *n > 0)?;
+    Some((n, w.next()?))
+}
+
 /// Rewrites `+OK 1234 octets` to carry the size the client will really receive; other
 /// status texts pass unchanged.
 pub fn rewrite_octets(line: &[u8], size: u64) -> Vec<u8> {
@@ -246,6 +260,21 @@ mod tests {
         let mut out = Vec::new();
         let end = u.feed(input, |s| out.extend_from_slice(s));
         (out, end)
+    }
+
+    #[test]
+    fn listing_entries_from_lists_and_one_line_answers() {
+        assert_eq!(listing_entry(b"1 20522\r\n", false), Some((1, "20522")));
+        assert_eq!(
+            listing_entry(b"7 uid-7 extra\r\n", false),
+            Some((7, "uid-7"))
+        );
+        assert_eq!(listing_entry(b"+OK 3 100\r\n", true), Some((3, "100")));
+        assert_eq!(listing_entry(b"+OK 3 100\r\n", false), None);
+        assert_eq!(listing_entry(b"0 100\r\n", false), None);
+        assert_eq!(listing_entry(b"x 100\r\n", false), None);
+        assert_eq!(listing_entry(b"4\r\n", false), None);
+        assert_eq!(listing_entry(b"-ERR no such message\r\n", true), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -71,6 +71,7 @@ pub async fn run(
         user: None,
         pending_user: None,
         uidls: HashMap::new(),
+        sizes: HashMap::new(),
         replaced: HashMap::new(),
         qseq: 0,
         scratch: Scratch::default(),
@@ -119,6 +120,8 @@ struct Session<'a> {
     user: Option<String>,
     pending_user: Option<String>,
     uidls: HashMap<u32, String>,
+    /// Message sizes from LIST answers the client asked for.
+    sizes: HashMap<u32, u64>,
     /// Messages the client was shown a replacement for, with their quarantine id; `None`
     /// means the original is not safely stored and must stay on the server.
     replaced: HashMap<u32, Option<QuarantineId>>,
@@ -135,6 +138,16 @@ enum Delivery {
     Edited { head: Vec<u8>, body_offset: u64 },
     /// A complete replacement.
     Notice(Vec<u8>),
+}
+
+/// Listing lines are gathered into writes of about this size.
+const LISTING_WRITE: usize = 16 * 1024;
+
+fn server_line_too_long(limit: usize) -> ProxyError {
+    ProxyError::protocol(
+        Side::Server,
+        format!("line longer than limits.max_line_bytes ({limit})"),
+    )
 }
 
 impl Session<'_> {
@@ -158,7 +171,8 @@ impl Session<'_> {
     }
 
     async fn server_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
-        let n = match self.server_deadline.run(self.server.read(buf)).await {
+        let read = self.low_water.read(&mut self.server, buf);
+        let n = match self.server_deadline.run(read).await {
             Some(r) => r.map_err(ProxyError::io(Side::Server))?,
             None => {
                 return Err(ProxyError::Timeout {
@@ -180,12 +194,7 @@ impl Session<'_> {
             match self.sdec.line() {
                 Ok(Some(l)) => return Ok(l.to_vec()),
                 Ok(None) => {}
-                Err(e) => {
-                    return Err(ProxyError::protocol(
-                        Side::Server,
-                        format!("line longer than limits.max_line_bytes ({})", e.limit),
-                    ));
-                }
+                Err(e) => return Err(server_line_too_long(e.limit)),
             }
             let n = self.server_read(&mut buf).await?;
             self.sdec.push(&buf[..n]);
@@ -324,12 +333,8 @@ impl Session<'_> {
                 let who = self.user.clone().unwrap_or_default();
                 self.log.event("login", &format!("ok user={who}"));
             }
-            Verb::Uidl if !cmd.multiline_answer() => {
-                let t = String::from_utf8_lossy(trim_eol(&resp)).into_owned();
-                let mut w = t.split_whitespace().skip(1);
-                if let (Some(n), Some(u)) = (w.next().and_then(|n| n.parse().ok()), w.next()) {
-                    self.uidls.insert(n, u.to_string());
-                }
+            Verb::Uidl | Verb::List if !cmd.multiline_answer() => {
+                self.note_listing(cmd.verb, &resp, true);
             }
             _ => {}
         }
@@ -339,35 +344,69 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Relays a multi-line listing line by line (already dot-stuffed by the server).
+    /// Relays a multi-line listing (already dot-stuffed by the server), gathering lines
+    /// into writes of up to `LISTING_WRITE` bytes: a listing of a big mailbox is thousands
+    /// of lines, and one write per line was as many system calls and small segments.
     async fn relay_block(&mut self, verb: Verb) -> Result<(), ProxyError> {
         let limit = self.shared.cfg.limits.max_listing_bytes;
         let allow_stls = self.lcfg.starttls == StartTls::Passthrough;
         let mut total = 0u64;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
         loop {
-            let line = self.server_line().await?;
-            total += line.len() as u64;
-            if total > limit {
-                return Err(ProxyError::protocol(
-                    Side::Server,
-                    format!("listing longer than limits.max_listing_bytes ({limit})"),
-                ));
-            }
-            if trim_eol(&line) == b"." {
-                return self.send_client(b".\r\n").await;
-            }
-            match verb {
-                Verb::Capa if !codec::capa_allowed(&line, allow_stls) => continue,
-                Verb::Uidl => {
-                    let t = String::from_utf8_lossy(trim_eol(&line)).into_owned();
-                    let mut w = t.split_whitespace();
-                    if let (Some(n), Some(u)) = (w.next().and_then(|n| n.parse().ok()), w.next()) {
-                        self.uidls.insert(n, u.to_string());
-                    }
+            loop {
+                let line = match self.sdec.line() {
+                    Ok(Some(l)) => l.to_vec(),
+                    Ok(None) => break,
+                    Err(e) => return Err(server_line_too_long(e.limit)),
+                };
+                total += line.len() as u64;
+                if total > limit {
+                    return Err(ProxyError::protocol(
+                        Side::Server,
+                        format!("listing longer than limits.max_listing_bytes ({limit})"),
+                    ));
                 }
-                _ => {}
+                if trim_eol(&line) == b"." {
+                    out.extend_from_slice(b".\r\n");
+                    return self.send_client(&out).await;
+                }
+                match verb {
+                    Verb::Capa if !codec::capa_allowed(&line, allow_stls) => continue,
+                    Verb::Uidl | Verb::List => self.note_listing(verb, &line, false),
+                    _ => {}
+                }
+                out.extend_from_slice(&line);
+                if out.len() >= LISTING_WRITE {
+                    self.send_client(&out).await?;
+                    out.clear();
+                }
             }
-            self.send_client(&line).await?;
+            // Nothing complete is buffered: pass on what is gathered before waiting.
+            if !out.is_empty() {
+                self.send_client(&out).await?;
+                out.clear();
+            }
+            let n = self.server_read(&mut buf).await?;
+            self.sdec.push(&buf[..n]);
+        }
+    }
+
+    /// Remembers unique ids (for the withheld registry and the log) and sizes (to wake once
+    /// per downloaded message, see `net::low_water`) from listings the client asked for.
+    fn note_listing(&mut self, verb: Verb, line: &[u8], status: bool) {
+        let Some((n, value)) = codec::listing_entry(line, status) else {
+            return;
+        };
+        match verb {
+            Verb::Uidl => {
+                self.uidls.insert(n, value.to_string());
+            }
+            _ => {
+                if let Ok(size) = value.parse() {
+                    self.sizes.insert(n, size);
+                }
+            }
         }
     }
 
@@ -573,9 +612,16 @@ impl Session<'_> {
     ) -> Result<(), ProxyError> {
         let n = cmd.msg_number().unwrap_or(0);
         let is_top = cmd.verb == Verb::Top;
+        // A size from a LIST the client made stands in for a status line without one.
+        let listed = if is_top {
+            None
+        } else {
+            self.sizes.get(&n).copied()
+        };
         self.send_server(line).await?;
         let (st, status) = self.server_status().await?;
         if st != Status::Ok {
+            self.low_water.clear(&self.server);
             return self.send_client(&status).await;
         }
         let shared = self.shared;
@@ -586,7 +632,7 @@ impl Session<'_> {
         let mut early_sent = false;
         let mut stuffer = Stuffer::default();
         let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
-        let announced = codec::octets(&status);
+        let announced = codec::octets(&status).or(listed);
         if let Some(size) = announced {
             spool.expect(size + size / 32);
         }
