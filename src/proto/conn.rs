@@ -17,14 +17,27 @@ use crate::net::upstream;
 use crate::proto::lines::LineBuffer;
 use crate::session_log::SessionLog;
 
-/// A write to the client made no progress for limits.idle_timeout_secs.
-pub const CLIENT_STALLED_WHAT: &str = "not reading (limits.idle_timeout_secs)";
-pub const CLIENT_STALLED: ProxyError = ProxyError::Timeout {
-    side: Side::Client,
-    what: CLIENT_STALLED_WHAT,
-};
-/// A write to the server made no progress for limits.server_timeout_secs.
-pub const SERVER_STALLED_WHAT: &str = "not reading (limits.server_timeout_secs)";
+/// What a peer is called whose writes made no progress within the limit named.
+pub const STALLED_IDLE: &str = "not reading (limits.idle_timeout_secs)";
+pub const STALLED_SERVER: &str = "not reading (limits.server_timeout_secs)";
+
+/// Writes all of `data` unless it makes no progress within `deadline`; then the peer on
+/// `side` is `stalled` (one of the `STALLED_*` names).
+pub async fn write_within<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    deadline: &mut Deadline,
+    side: Side,
+    stalled: &'static str,
+    data: &[u8],
+) -> Result<(), ProxyError> {
+    match deadline.run(w.write_all(data)).await {
+        Some(r) => r.map_err(ProxyError::io(side)),
+        None => Err(ProxyError::Timeout {
+            side,
+            what: stalled,
+        }),
+    }
+}
 
 /// The client side of a session: the socket, a bounded line buffer, byte counts.
 pub struct ClientConn {
@@ -50,10 +63,14 @@ impl ClientConn {
 
     pub async fn send(&mut self, data: &[u8]) -> Result<(), ProxyError> {
         self.bytes_out += data.len() as u64;
-        match self.idle.run(self.stream.write_all(data)).await {
-            Some(r) => r.map_err(ProxyError::io(Side::Client)),
-            None => Err(CLIENT_STALLED),
-        }
+        write_within(
+            &mut self.stream,
+            &mut self.idle,
+            Side::Client,
+            STALLED_IDLE,
+            data,
+        )
+        .await
     }
 
     /// Reads what the client sends (0 = closed), under the idle timeout.
@@ -223,13 +240,7 @@ async fn splice(client: &mut ClientConn, server: &mut TcpStream) -> Result<(u64,
             }
             continue;
         }
-        idle.run(to.write_all(data))
-            .await
-            .ok_or(ProxyError::Timeout {
-                side: to_side,
-                what: "not reading (limits.idle_timeout_secs)",
-            })?
-            .map_err(ProxyError::io(to_side))?;
+        write_within(to, idle, to_side, STALLED_IDLE, data).await?;
         match from {
             Side::Client => up += n as u64,
             _ => down += n as u64,

@@ -172,7 +172,6 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
     mut stuffer: Option<Stuffer>,
 ) -> Result<(), crate::error::ProxyError> {
     use crate::error::{ProxyError, Side};
-    use tokio::io::AsyncWriteExt;
     let Peer {
         stream: w,
         deadline,
@@ -180,10 +179,6 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
         stalled,
         sent,
     } = to;
-    let stall = || ProxyError::Timeout {
-        side,
-        what: stalled,
-    };
     if scratch.spool.len() < CHUNK {
         scratch.spool.resize(CHUNK, 0);
     }
@@ -205,11 +200,7 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
         pos += n as u64;
         put(&buf[..n], out);
         if out.len() >= CHUNK {
-            deadline
-                .run(w.write_all(out))
-                .await
-                .ok_or_else(stall)?
-                .map_err(ProxyError::io(side))?;
+            super::conn::write_within(w, deadline, side, stalled, out).await?;
             *sent += out.len() as u64;
             out.clear();
         }
@@ -217,11 +208,7 @@ pub async fn send_message<W: tokio::io::AsyncWrite + Unpin>(
     if let Some(s) = stuffer {
         s.finish(out);
     }
-    deadline
-        .run(w.write_all(out))
-        .await
-        .ok_or_else(stall)?
-        .map_err(ProxyError::io(side))?;
+    super::conn::write_within(w, deadline, side, stalled, out).await?;
     *sent += out.len() as u64;
     out.clear();
     Ok(())

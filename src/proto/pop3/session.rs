@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -156,13 +155,14 @@ impl Session<'_> {
     }
 
     async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        match self.server_deadline.run(self.server.write_all(data)).await {
-            Some(r) => r.map_err(ProxyError::io(Side::Server)),
-            None => Err(ProxyError::Timeout {
-                side: Side::Server,
-                what: conn::SERVER_STALLED_WHAT,
-            }),
-        }
+        conn::write_within(
+            &mut self.server,
+            &mut self.server_deadline,
+            Side::Server,
+            conn::STALLED_SERVER,
+            data,
+        )
+        .await
     }
 
     /// The next client line; `None` when the client closed the connection.
@@ -935,7 +935,7 @@ impl Session<'_> {
                         stream: &mut self.client.stream,
                         deadline: &mut self.client.idle,
                         side: Side::Client,
-                        stalled: conn::CLIENT_STALLED_WHAT,
+                        stalled: conn::STALLED_IDLE,
                         sent: &mut self.client.bytes_out,
                     },
                     scratch,

@@ -5,7 +5,7 @@
 //! holds a byte of it, and a tagged message can carry its new headers.
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::abuse::{Actor, Hit};
@@ -220,13 +220,14 @@ impl Session<'_> {
 
     async fn send_server(&mut self, data: &[u8]) -> Result<(), ProxyError> {
         self.bytes_to_server += data.len() as u64;
-        match self.server_deadline.run(self.server.write_all(data)).await {
-            Some(r) => r.map_err(ProxyError::io(Side::Server)),
-            None => Err(ProxyError::Timeout {
-                side: Side::Server,
-                what: conn::SERVER_STALLED_WHAT,
-            }),
-        }
+        conn::write_within(
+            &mut self.server,
+            &mut self.server_deadline,
+            Side::Server,
+            conn::STALLED_SERVER,
+            data,
+        )
+        .await
     }
 
     async fn client_read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
@@ -845,7 +846,7 @@ impl Session<'_> {
                 stream: &mut self.server,
                 deadline: &mut self.server_deadline,
                 side: Side::Server,
-                stalled: conn::SERVER_STALLED_WHAT,
+                stalled: conn::STALLED_SERVER,
                 sent: &mut self.bytes_to_server,
             },
             scratch,
