@@ -85,6 +85,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Longest multi-line listing (CAPA, LIST, UIDL) relayed, in bytes.
     pub max_listing_bytes: u64,
+    /// On SIGTERM, how long open sessions may take to finish the message in flight.
+    pub shutdown_drain_secs: u64,
 }
 
 impl Default for Limits {
@@ -101,6 +103,7 @@ impl Default for Limits {
             keepalive_secs: 10,
             max_header_bytes: 256 * 1024,
             max_listing_bytes: 16 * 1024 * 1024,
+            shutdown_drain_secs: 30,
         }
     }
 }
@@ -598,6 +601,7 @@ impl Config {
             ("limits.idle_timeout_secs", l.idle_timeout_secs),
             ("limits.server_timeout_secs", l.server_timeout_secs),
             ("limits.keepalive_secs", l.keepalive_secs),
+            ("limits.shutdown_drain_secs", l.shutdown_drain_secs),
             ("scan.timeout_secs", self.scan.timeout_secs),
             ("scan.clamd.timeout_secs", self.scan.clamd.timeout_secs),
             ("scan.spamd.timeout_secs", self.scan.spamd.timeout_secs),

@@ -1,13 +1,20 @@
 //! One error type for a proxied session, saying which side failed so the session log can
-//! blame the client, the real server, a scanner or the gateway itself.
+//! blame the client, the real server, a scanner or the gateway itself. Each variant is a
+//! distinct outcome: a protocol driver chooses what the client is told by matching on the
+//! variant, never by reading the message text.
 use std::fmt;
 use std::io;
 
+/// Who caused a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The LAN client.
     Client,
+    /// The real mail server.
     Server,
+    /// A scanning engine.
     Scanner,
+    /// The gateway itself (disk, spool, configuration).
     Local,
 }
 
@@ -22,13 +29,28 @@ impl fmt::Display for Side {
     }
 }
 
+/// Why a session could not go on.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProxyError {
+    /// A read or write on `side`'s connection (or the local disk) failed.
     Io { side: Side, source: io::Error },
+    /// `side` made no progress within the limit named by `what`.
     Timeout { side: Side, what: &'static str },
+    /// `side` sent a line longer than `limits.max_line_bytes` (`limit`).
+    LineTooLong { side: Side, limit: usize },
+    /// `side` announced or sent more than the limit named by `what` allows.
+    TooLarge {
+        side: Side,
+        what: &'static str,
+        limit: u64,
+    },
+    /// `side` broke the protocol's grammar; `why` is for the log only.
     Protocol { side: Side, why: String },
+    /// `side` closed the connection where the protocol did not allow it.
     Closed { side: Side },
+    /// The gateway is shutting down and the session was idle (or its drain time ran out).
+    Shutdown,
 }
 
 impl ProxyError {
@@ -36,8 +58,11 @@ impl ProxyError {
         match self {
             ProxyError::Io { side, .. }
             | ProxyError::Timeout { side, .. }
+            | ProxyError::LineTooLong { side, .. }
+            | ProxyError::TooLarge { side, .. }
             | ProxyError::Protocol { side, .. }
             | ProxyError::Closed { side } => *side,
+            ProxyError::Shutdown => Side::Local,
         }
     }
 
@@ -51,6 +76,18 @@ impl ProxyError {
             why: why.into(),
         }
     }
+
+    /// The client broke the protocol in a way that ends the session (an overlong line, an
+    /// impossible size, a grammar error the session cannot recover from).
+    pub fn is_client_fault(&self) -> bool {
+        self.side() == Side::Client
+            && matches!(
+                self,
+                ProxyError::LineTooLong { .. }
+                    | ProxyError::TooLarge { .. }
+                    | ProxyError::Protocol { .. }
+            )
+    }
 }
 
 impl fmt::Display for ProxyError {
@@ -58,10 +95,48 @@ impl fmt::Display for ProxyError {
         match self {
             ProxyError::Io { side, source } => write!(f, "{side} I/O error: {source}"),
             ProxyError::Timeout { side, what } => write!(f, "{side} timed out: {what}"),
+            ProxyError::LineTooLong { side, limit } => {
+                write!(
+                    f,
+                    "{side} sent a line longer than limits.max_line_bytes ({limit})"
+                )
+            }
+            ProxyError::TooLarge { side, what, limit } => {
+                write!(f, "{side} sent more than {what} ({limit})")
+            }
             ProxyError::Protocol { side, why } => write!(f, "{side} protocol error: {why}"),
             ProxyError::Closed { side } => write!(f, "{side} closed the connection"),
+            ProxyError::Shutdown => f.write_str("local: the gateway is shutting down"),
         }
     }
 }
 
-impl std::error::Error for ProxyError {}
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProxyError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn io_errors_expose_their_source_and_blame_a_side() {
+        let e = ProxyError::io(Side::Server)(io::Error::other("reset"));
+        assert_eq!(e.side(), Side::Server);
+        assert!(e.source().is_some());
+        assert!(!e.is_client_fault());
+        let long = ProxyError::LineTooLong {
+            side: Side::Client,
+            limit: 10,
+        };
+        assert!(long.is_client_fault());
+        assert!(long.source().is_none());
+        assert_eq!(ProxyError::Shutdown.side(), Side::Local);
+    }
+}

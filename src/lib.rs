@@ -1,13 +1,15 @@
 //! portcullis: a transparent scanning proxy for mail protocols on a LAN gateway.
 //!
-//! The path of one message: `net` accepts a redirected connection and recovers its
-//! original destination, `proto::pop3` relays the session and hands each downloaded
-//! message to `message::spool` while `scan` decides a `Verdict`, `scan::policy` maps it to
-//! an `Action`, `quarantine` keeps what the action hides, `message::rewrite` builds what
-//! the client receives, and `session_log` records it all.
+//! The path of one message: `server` accepts a redirected connection through `net` (which
+//! recovers its original destination) and runs a protocol driver from `proto` on the
+//! `session` layer; the session holds each message (`session::hold`, `message::spool`)
+//! while `scan` decides a `Verdict`, `session::disposition` maps it to an action,
+//! `quarantine` keeps what the action hides, `message::rewrite` builds what the client
+//! receives, and `session_log` records it all. `app` is what every session shares.
 #![deny(unsafe_code)]
 
 pub mod abuse;
+pub mod app;
 pub mod config;
 pub mod error;
 pub mod ids;
@@ -17,5 +19,7 @@ pub mod nft;
 pub mod proto;
 pub mod quarantine;
 pub mod scan;
+pub mod server;
+pub mod session;
 pub mod session_log;
 pub mod withheld;

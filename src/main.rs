@@ -3,16 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use portcullis::app::App;
 use portcullis::config::{Config, LogFormat};
 use portcullis::ids::{QuarantineId, SessionId};
-use portcullis::net::listener::{self, Shared};
 use portcullis::quarantine::Quarantine;
 use portcullis::scan::Pipeline;
-use portcullis::withheld::Withheld;
+use portcullis::server::Server;
 use portcullis::{nft, session_log};
 
 #[derive(Parser)]
@@ -285,42 +284,9 @@ fn init_tracing(format: LogFormat) {
 
 fn run(cfg: Config) -> ExitCode {
     init_tracing(cfg.general.log_format);
-    for (key, dir) in [
-        ("general.session_log_dir", &cfg.general.session_log_dir),
-        ("general.spool_dir", &cfg.general.spool_dir),
-    ] {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return fail(format!("{key} = {}: cannot create ({e})", dir.display()));
-        }
-    }
-    let quarantine = match Quarantine::open(&cfg.quarantine.dir) {
-        Ok(q) => q,
-        Err(e) => {
-            return fail(format!(
-                "quarantine.dir = {}: cannot create ({e})",
-                cfg.quarantine.dir.display()
-            ));
-        }
-    };
-    let withheld = match Withheld::open(&cfg.quarantine.dir.join("withheld")) {
-        Ok(w) => w,
-        Err(e) => {
-            return fail(format!(
-                "quarantine.dir = {}: cannot create withheld/ ({e})",
-                cfg.quarantine.dir.display()
-            ));
-        }
-    };
-    let pipeline = match Pipeline::new(&cfg.scan) {
-        Ok(p) => p,
-        Err(e) => return fail(format!("scan.builtin.signature_dir: {e}")),
-    };
-    let notice = match &cfg.policy.notice_template {
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) => t,
-            Err(e) => return fail(format!("policy.notice_template = {}: {e}", p.display())),
-        },
-        None => portcullis::message::rewrite::DEFAULT_NOTICE.to_string(),
+    let app = match App::open(cfg) {
+        Ok(a) => Arc::new(a),
+        Err(e) => return fail(e),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -330,33 +296,17 @@ fn run(cfg: Config) -> ExitCode {
         Err(e) => return fail(format!("local: cannot start runtime: {e}")),
     };
     rt.block_on(async move {
-        let shared = Arc::new(Shared::new(cfg, pipeline, quarantine, withheld, notice));
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut tasks = Vec::new();
-        for l in &shared.cfg.listeners {
-            let sock = match listener::bind(l.listen) {
-                Ok(s) => s,
-                Err(e) => return fail(format!("listener {}: cannot listen: {e}", l.listen)),
-            };
-            tracing::info!(listen = %l.listen, protocol = %l.protocol, "listening");
-            tasks.push(tokio::spawn(listener::serve(
-                sock,
-                l.clone(),
-                shared.clone(),
-                stop_rx.clone(),
-            )));
-        }
+        let server = match Server::start(app.clone()) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
         wait_for_signal().await;
-        tracing::info!("shutting down: no new connections; waiting for open sessions");
-        let _ = stop_tx.send(true);
-        let max = shared.cfg.limits.max_connections as u32;
-        let drained = tokio::time::timeout(
-            Duration::from_secs(30),
-            shared.connections.acquire_many(max),
-        )
-        .await;
-        if drained.is_err() {
-            tracing::warn!("sessions still open after 30 s; exiting");
+        tracing::info!("shutting down: no new connections; open sessions finish their message");
+        if !server.shutdown().await {
+            tracing::warn!(
+                "sessions still open after limits.shutdown_drain_secs ({} s); exiting",
+                app.cfg.limits.shutdown_drain_secs
+            );
         }
         ExitCode::SUCCESS
     })

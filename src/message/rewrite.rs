@@ -2,9 +2,6 @@
 //! top, forged copies of our own headers removed, a subject tag, or a whole notice in
 //! place of the original. The body of a passed message is never touched.
 
-use crate::config::Policy;
-use crate::scan::Verdict;
-
 /// One header field with its folded continuation lines, exactly as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field<'a> {
@@ -89,50 +86,6 @@ pub fn rebuild_header(fields: &[Field], edit: &HeaderEdit) -> Vec<u8> {
     }
     out.extend_from_slice(b"\r\n");
     out
-}
-
-/// Headers a sender might forge to fool the recipient about our verdict.
-const OWN_HEADERS: &[&str] = &["X-Portcullis-Scan"];
-const SPAM_HEADERS: &[&str] = &[
-    "X-Portcullis-Scan",
-    "X-Spam-Flag",
-    "X-Spam-Score",
-    "X-Spam-Status",
-    "X-Spam-Level",
-];
-
-/// The header changes for a delivered message: the scan header always (if enabled), and,
-/// when the action is `tag`, the spam headers or a subject tag for the verdict. Forged
-/// copies of the headers we add are removed.
-pub fn verdict_edit<'p>(
-    verdict: &Verdict,
-    tag: bool,
-    scan_header: Option<String>,
-    policy: &'p Policy,
-) -> HeaderEdit<'p> {
-    let mut add: Vec<String> = scan_header.into_iter().collect();
-    let (remove, subject_tag): (&[&str], Option<&str>) = match (verdict, tag) {
-        (Verdict::Spam { score, threshold }, true) => {
-            add.push("X-Spam-Flag: YES".into());
-            add.push(format!("X-Spam-Score: {score:.1}"));
-            add.push(format!(
-                "X-Spam-Status: Yes, score={score:.1} required={threshold:.1}"
-            ));
-            (SPAM_HEADERS, Some(policy.spam_subject_tag.as_str()))
-        }
-        (Verdict::Infected { .. }, true) => {
-            (OWN_HEADERS, Some(policy.infected_subject_tag.as_str()))
-        }
-        (Verdict::Unscannable { .. } | Verdict::Failed { .. }, true) => {
-            (OWN_HEADERS, Some(policy.unscanned_subject_tag.as_str()))
-        }
-        _ => (OWN_HEADERS, None),
-    };
-    HeaderEdit {
-        add,
-        remove,
-        subject_tag,
-    }
 }
 
 /// The new header block for a message whose first bytes are `head`, and the offset in the

@@ -1,5 +1,6 @@
-//! Accept loop: one per configured listener, bounded by a global connection cap and a
-//! per-client cap, each session in its own task and tracing span.
+//! Accepting redirected connections: a listening socket, the global and per-client
+//! connection caps, accept back-off, and the original destination of each connection.
+//! What a session does with an accepted connection is the caller's business.
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -9,91 +10,17 @@ use std::time::Duration;
 use socket2::{Domain, Protocol as SockProto, Socket, Type};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
-use tracing::Instrument;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::abuse::Abuse;
-use crate::config::{Config, Listener, Protocol};
-use crate::ids::{ClientAddr, SessionId};
-use crate::proto::{pop3, smtp};
-use crate::quarantine::Quarantine;
-use crate::scan::Pipeline;
-use crate::withheld::Withheld;
+use super::orig_dst::{OrigDstError, original_dst, unmap};
+use super::stream::{SessionStream, Stream};
+use crate::ids::{ClientAddr, OrigDstAddr};
 
-use super::orig_dst::{original_dst, unmap};
-
-/// What every session shares.
-pub struct Shared {
-    pub cfg: Config,
-    pub pipeline: Pipeline,
-    pub quarantine: Quarantine,
-    pub withheld: Withheld,
-    pub abuse: Abuse,
-    pub notice_template: String,
-    pub connections: Arc<Semaphore>,
-    per_client: Mutex<HashMap<IpAddr, usize>>,
-}
-
-impl Shared {
-    pub fn new(
-        cfg: Config,
-        pipeline: Pipeline,
-        quarantine: Quarantine,
-        withheld: Withheld,
-        notice_template: String,
-    ) -> Self {
-        let max = cfg.limits.max_connections;
-        let abuse = Abuse::new(&cfg.abuse);
-        Shared {
-            abuse,
-            cfg,
-            pipeline,
-            quarantine,
-            withheld,
-            notice_template,
-            connections: Arc::new(Semaphore::new(max)),
-            per_client: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-/// Decrements the per-client count when a session ends, however it ends.
-struct ClientSlot {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let mut m = self
-            .shared
-            .per_client
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.ip);
-            }
-        }
-    }
-}
-
-fn client_slot(shared: &Arc<Shared>, ip: IpAddr) -> Option<ClientSlot> {
-    let mut m = shared.per_client.lock().unwrap_or_else(|p| p.into_inner());
-    let n = m.entry(ip).or_insert(0);
-    if *n >= shared.cfg.limits.max_connections_per_client {
-        return None;
-    }
-    *n += 1;
-    Some(ClientSlot {
-        shared: shared.clone(),
-        ip,
-    })
-}
+/// A bound listening socket.
+pub struct Bound(TcpListener);
 
 /// Binds a listening socket; `[::]` also accepts IPv4 (dual stack).
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+pub fn bind(addr: SocketAddr) -> io::Result<Bound> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM,
@@ -106,26 +33,122 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
     sock.listen(1024)?;
-    TcpListener::from_std(sock.into())
+    TcpListener::from_std(sock.into()).map(Bound)
 }
 
-fn busy_reply(p: Protocol) -> &'static [u8] {
-    match p {
-        Protocol::Pop3 => b"-ERR [SYS/TEMP] portcullis: too many connections, try again later\r\n",
-        Protocol::Smtp => b"421 4.3.2 portcullis: too many connections, try again later\r\n",
+impl Bound {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
     }
 }
 
-pub async fn serve(
-    listener: TcpListener,
-    lcfg: Listener,
-    shared: Arc<Shared>,
+/// The connection caps shared by every listener: `limits.max_connections` in all and
+/// `limits.max_connections_per_client` per client address.
+pub struct Caps {
+    connections: Arc<Semaphore>,
+    max: usize,
+    per_client_max: usize,
+    per_client: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One admitted connection's share of the caps, given back when dropped.
+pub struct Admission {
+    _permit: OwnedSemaphorePermit,
+    caps: Arc<Caps>,
+    ip: IpAddr,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut m = self
+            .caps
+            .per_client
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Caps {
+    pub fn new(max: usize, per_client_max: usize) -> Arc<Caps> {
+        Arc::new(Caps {
+            connections: Arc::new(Semaphore::new(max)),
+            max,
+            per_client_max,
+            per_client: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Admits a connection from `ip`, or says which cap is full.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, &'static str> {
+        let permit = self
+            .connections
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| "limits.max_connections")?;
+        let mut m = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= self.per_client_max {
+            return Err("limits.max_connections_per_client");
+        }
+        *n += 1;
+        Ok(Admission {
+            _permit: permit,
+            caps: self.clone(),
+            ip,
+        })
+    }
+
+    /// Connections currently admitted.
+    pub fn open(&self) -> usize {
+        self.max - self.connections.available_permits()
+    }
+
+    /// Waits until every admitted connection has ended, or `limit` has passed; true when
+    /// all ended.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let all = u32::try_from(self.max).unwrap_or(u32::MAX);
+        tokio::time::timeout(limit, self.connections.acquire_many(all))
+            .await
+            .is_ok()
+    }
+}
+
+/// A connection that passed the caps.
+pub struct Accepted {
+    pub stream: Stream,
+    pub client: ClientAddr,
+    pub admission: Admission,
+}
+
+impl Accepted {
+    /// Where the client meant to connect (the loop guard refuses direct connections).
+    pub fn original_dst(&self) -> Result<OrigDstAddr, OrigDstError> {
+        match self.stream.plain_tcp() {
+            Some(tcp) => original_dst(tcp),
+            None => Err(OrigDstError::Lookup(io::Error::other("not a TCP stream"))),
+        }
+    }
+}
+
+/// Accepts until `shutdown` turns true. Connections over a cap get `busy` and are closed;
+/// the others go to `on_accept`.
+pub async fn accept_loop(
+    listener: Bound,
+    caps: Arc<Caps>,
+    busy: &'static [u8],
     mut shutdown: watch::Receiver<bool>,
+    mut on_accept: impl FnMut(Accepted),
 ) {
     let mut backoff = Duration::from_millis(10);
     loop {
         let accepted = tokio::select! {
-            r = listener.accept() => r,
+            r = listener.0.accept() => r,
             _ = shutdown.changed() => return,
         };
         let (stream, peer) = match accepted {
@@ -142,29 +165,20 @@ pub async fn serve(
             }
         };
         let client = ClientAddr(unmap(peer));
-        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
-            tracing::warn!(%client, "connection refused: limits.max_connections reached");
-            refuse(stream, busy_reply(lcfg.protocol));
-            continue;
-        };
-        let Some(slot) = client_slot(&shared, client.0.ip()) else {
-            tracing::warn!(%client, "connection refused: limits.max_connections_per_client reached");
-            refuse(stream, busy_reply(lcfg.protocol));
-            continue;
-        };
-        let shared = shared.clone();
-        let lcfg = lcfg.clone();
-        let id = SessionId::new();
-        let span =
-            tracing::info_span!("session", id = %id, proto = %lcfg.protocol, client = %client);
-        tokio::spawn(
-            async move {
-                let _permit = permit;
-                let _slot = slot;
-                handle(stream, client, id, &lcfg, &shared).await;
+        match caps.admit(client.0.ip()) {
+            Ok(admission) => {
+                let _ = stream.set_nodelay(true);
+                on_accept(Accepted {
+                    stream: Stream::Plain(stream),
+                    client,
+                    admission,
+                });
             }
-            .instrument(span),
-        );
+            Err(cap) => {
+                tracing::warn!(%client, "connection refused: {cap} reached");
+                refuse(stream, busy);
+            }
+        }
     }
 }
 
@@ -172,34 +186,4 @@ fn refuse(mut stream: TcpStream, reply: &'static [u8]) {
     tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(reply)).await;
     });
-}
-
-async fn handle(
-    stream: TcpStream,
-    client: ClientAddr,
-    id: SessionId,
-    lcfg: &Listener,
-    shared: &Shared,
-) {
-    let _ = stream.set_nodelay(true);
-    let server = match &lcfg.upstream {
-        Some(up) => match super::upstream::resolve(up).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(upstream = %up, error = %e, "local: cannot resolve upstream");
-                return;
-            }
-        },
-        None => match original_dst(&stream) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "local: refusing connection");
-                return;
-            }
-        },
-    };
-    match lcfg.protocol {
-        Protocol::Pop3 => pop3::session::run(stream, client, server, id, lcfg, shared).await,
-        Protocol::Smtp => smtp::session::run(stream, client, server, id, lcfg, shared).await,
-    }
 }

@@ -14,11 +14,10 @@ use std::io;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::proto::deadline::Timer;
-
+use super::deadline::Timer;
+use super::stream::SessionStream;
 use super::sys::set_recv_low_water;
 
 /// The highest mark used. Linux grows the receive buffer and clamps the TCP window to the
@@ -51,10 +50,10 @@ impl Default for LowWater {
 impl LowWater {
     /// Aims the next wake-up at `owed` more bytes, a lower bound of what the server has
     /// still to send for the current answer.
-    pub fn expect(&mut self, sock: &TcpStream, owed: u64) {
-        if !self.enabled {
+    pub fn expect(&mut self, sock: &impl SessionStream, owed: u64) {
+        let Some(sock) = sock.plain_tcp().filter(|_| self.enabled) else {
             return;
-        }
+        };
         let want = owed.clamp(1, MAX_LOW_WATER);
         if want != self.set {
             match set_recv_low_water(sock, want as usize) {
@@ -66,12 +65,14 @@ impl LowWater {
 
     /// Back to waking on every byte, at the end of an answer: what comes next (a status
     /// line) has no announced size.
-    pub fn clear(&mut self, sock: &TcpStream) {
-        self.reset(sock);
+    pub fn clear(&mut self, sock: &impl SessionStream) {
+        if let Some(sock) = sock.plain_tcp() {
+            self.reset(sock);
+        }
         self.enabled = true;
     }
 
-    fn reset(&mut self, sock: &TcpStream) {
+    fn reset(&mut self, sock: &tokio::net::TcpStream) {
         if self.set != 1 {
             // Lowering the mark makes Linux report readiness at once if bytes are queued.
             if set_recv_low_water(sock, 1).is_err() {
@@ -82,13 +83,19 @@ impl LowWater {
     }
 
     /// Reads like `AsyncReadExt::read`; cancel-safe like it.
-    pub async fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    pub async fn read<S: SessionStream>(
+        &mut self,
+        sock: &mut S,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
         if self.set > 1 {
             self.patience.aim(Instant::now() + PATIENCE);
             if let Some(r) = self.patience.race(sock.read(buf)).await {
                 return r;
             }
-            self.reset(sock);
+            if let Some(tcp) = sock.plain_tcp() {
+                self.reset(tcp);
+            }
             self.enabled = false;
         }
         sock.read(buf).await
@@ -98,14 +105,15 @@ impl LowWater {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::stream::Stream;
     use tokio::io::AsyncWriteExt;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
-    async fn pair() -> (TcpStream, TcpStream) {
+    async fn pair() -> (Stream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (s, _) = l.accept().await.unwrap();
-        (c, s)
+        (Stream::Plain(c), s)
     }
 
     #[tokio::test]

@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 
+use super::stream::Stream;
 use crate::ids::OrigDstAddr;
 
 static MARK_WARNED: AtomicBool = AtomicBool::new(false);
 
-pub async fn connect(dst: OrigDstAddr, mark: u32, deadline: Duration) -> io::Result<TcpStream> {
+pub async fn connect(dst: OrigDstAddr, mark: u32, deadline: Duration) -> io::Result<Stream> {
     let addr: SocketAddr = dst.0;
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_nonblocking(true)?;
@@ -25,7 +26,7 @@ pub async fn connect(dst: OrigDstAddr, mark: u32, deadline: Duration) -> io::Res
     let std_stream: std::net::TcpStream = sock.into();
     let tsock = TcpSocket::from_std_stream(std_stream);
     match tokio::time::timeout(deadline, tsock.connect(addr)).await {
-        Ok(r) => r,
+        Ok(r) => r.map(Stream::Plain),
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
     }
 }

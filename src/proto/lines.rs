@@ -18,7 +18,7 @@ pub struct LineBuffer {
 impl LineBuffer {
     pub fn new(max_line: usize) -> Self {
         LineBuffer {
-            buf: Vec::with_capacity(4096),
+            buf: Vec::new(),
             start: 0,
             max_line,
         }

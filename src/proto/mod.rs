@@ -1,6 +1,5 @@
-//! Protocol codecs (sans-IO: bytes in, events out) and the tokio drivers that run them.
-pub mod conn;
-pub mod deadline;
+//! Protocol codecs (sans-IO: bytes in, events out) and the drivers that run them on the
+//! session layer.
 pub mod dot;
 pub mod lines;
 pub mod pop3;

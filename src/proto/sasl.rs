@@ -1,6 +1,17 @@
-//! Reading the user name out of SASL responses (RFC 4616 PLAIN, the LOGIN mechanism) for
-//! session logs and login limits. The password is never kept.
+//! Logins without I/O: what a server's answer to a login means, and the user name read
+//! out of SASL responses (RFC 4616 PLAIN, the LOGIN mechanism) for session logs and login
+//! limits. The password is never kept.
 use crate::message::mime::base64_decode_any;
+
+/// What the server's answer to a login attempt means (each protocol's codec decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAnswer {
+    Accepted,
+    /// The server said the credentials are wrong: counts toward a lockout.
+    BadCredentials,
+    /// Refused for another reason (busy, temporary failure, syntax, policy): never counts.
+    Refused,
+}
 
 /// The authentication identity in response number `step` (0 = the initial response) of
 /// mechanism `mech`, if that response carries it.

@@ -6,6 +6,7 @@
 
 use super::super::lines::{LineBuffer, LineTooLong, trim_eol};
 pub use crate::proto::dot::{Stuffer, Unstuffer};
+use crate::proto::sasl::LoginAnswer;
 
 /// Commands the proxy knows how to frame. Anything else is refused: without knowing
 /// whether the answer is one line or a block, the proxy could not keep the stream in step,
@@ -239,6 +240,22 @@ impl ResponseDecoder {
 
 /// CAPA lines the proxy can honour. Anything else (unknown extensions, SASL mechanisms
 /// the proxy cannot follow) is removed, so the client never switches to something opaque.
+/// What an answer to PASS, APOP or AUTH says about the credentials. RFC 3206 response
+/// codes other than `[AUTH]` (`[IN-USE]`, `[SYS/TEMP]`, `[LOGIN-DELAY]`, `[SYS/PERM]`)
+/// blame something else; a bare `-ERR` can only be read as wrong credentials.
+pub fn login_answer(st: Status, line: &[u8]) -> LoginAnswer {
+    if st == Status::Ok {
+        return LoginAnswer::Accepted;
+    }
+    let text = trim_eol(line);
+    let rest = text.get(4..).unwrap_or(b"");
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    match rest.strip_prefix(b"[") {
+        Some(code) if !code.to_ascii_uppercase().starts_with(b"AUTH]") => LoginAnswer::Refused,
+        _ => LoginAnswer::BadCredentials,
+    }
+}
+
 pub fn capa_allowed(line: &[u8], allow_stls: bool) -> bool {
     let l = trim_eol(line);
     let word = l.split(|&b| b == b' ').next().unwrap_or(b"");
@@ -275,6 +292,28 @@ mod tests {
         assert_eq!(listing_entry(b"x 100\r\n", false), None);
         assert_eq!(listing_entry(b"4\r\n", false), None);
         assert_eq!(listing_entry(b"-ERR no such message\r\n", true), None);
+    }
+
+    #[test]
+    fn only_answers_that_blame_the_credentials_count_as_bad_credentials() {
+        use LoginAnswer::*;
+        assert_eq!(login_answer(Status::Ok, b"+OK logged in\r\n"), Accepted);
+        assert_eq!(
+            login_answer(Status::Err, b"-ERR invalid\r\n"),
+            BadCredentials
+        );
+        assert_eq!(
+            login_answer(Status::Err, b"-ERR [AUTH] Authentication failed.\r\n"),
+            BadCredentials
+        );
+        for busy in [
+            &b"-ERR [IN-USE] mailbox locked\r\n"[..],
+            b"-ERR [SYS/TEMP] try later\r\n",
+            b"-ERR [LOGIN-DELAY] wait\r\n",
+            b"-ERR [SYS/PERM] broken\r\n",
+        ] {
+            assert_eq!(login_answer(Status::Err, busy), Refused);
+        }
     }
 
     #[test]

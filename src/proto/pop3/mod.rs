@@ -1,3 +1,7 @@
-//! POP3 (RFC 1939, 2449, 5034): the sans-IO codec and the session driver.
+//! POP3 (RFC 1939, 2449, 5034): the sans-IO codec and the driver on the session layer.
 pub mod codec;
-pub mod session;
+pub mod driver;
+mod mailbox;
+mod retrieve;
+
+pub use driver::Pop3;

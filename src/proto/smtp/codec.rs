@@ -1,5 +1,6 @@
 //! SMTP commands, replies and the EHLO keyword allow-list, without I/O.
 use crate::proto::lines::trim_eol;
+use crate::proto::sasl::LoginAnswer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -124,6 +125,16 @@ impl Reply {
             out.extend_from_slice(format!("{}{sep}{text}\r\n", self.code).as_bytes());
         }
         out
+    }
+
+    /// What the final answer to AUTH says about the credentials: only 535 (RFC 4954
+    /// "authentication credentials invalid") blames them.
+    pub fn login_answer(&self) -> LoginAnswer {
+        match self.code {
+            235 => LoginAnswer::Accepted,
+            535 => LoginAnswer::BadCredentials,
+            _ => LoginAnswer::Refused,
+        }
     }
 
     /// First line, for logs.
@@ -268,6 +279,16 @@ pub fn filter_ehlo(reply: &Reply, own_max: u64, allow_starttls: bool) -> (Reply,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_535_counts_as_bad_credentials() {
+        use LoginAnswer::*;
+        assert_eq!(Reply::new(235, "2.7.0 ok").login_answer(), Accepted);
+        assert_eq!(Reply::new(535, "5.7.8 bad").login_answer(), BadCredentials);
+        for code in [454, 421, 501, 504, 534, 538] {
+            assert_eq!(Reply::new(code, "x").login_answer(), Refused, "{code}");
+        }
+    }
 
     fn reply_of(wire: &[u8]) -> Reply {
         let mut a = ReplyAssembler::default();

@@ -1,5 +1,9 @@
-//! SMTP (RFC 5321, 2920 PIPELINING, 3207 STARTTLS, 4954 AUTH): the sans-IO codec and the
-//! session driver.
+//! SMTP (RFC 5321, 2920 PIPELINING, 3207 STARTTLS, 4954 AUTH): the sans-IO codec, the
+//! DATA reader, and the driver on the session layer.
 pub mod codec;
 pub mod data;
-pub mod session;
+pub mod driver;
+mod envelope;
+mod submit;
+
+pub use driver::Smtp;

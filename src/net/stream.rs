@@ -1,0 +1,111 @@
+//! The byte stream of one leg of a session. Plain TCP today; an intercepted TLS leg is a
+//! second variant of the same type, so nothing above `net/` knows which it has. Socket
+//! options that only make sense on the raw socket (the receive low-water mark) are reached
+//! through [`SessionStream::plain_tcp`], which a TLS leg answers with `None`.
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// What the session layer needs of a stream.
+pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send {
+    /// The raw TCP socket, when the bytes read from it are the session's bytes (plain TCP):
+    /// only then may socket-level read tuning be applied.
+    fn plain_tcp(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+/// One leg of a session.
+#[derive(Debug)]
+pub enum Stream {
+    Plain(TcpStream),
+}
+
+impl Stream {
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Stream::Plain(s) => s.peer_addr(),
+        }
+    }
+
+    pub fn set_nodelay(&self) {
+        match self {
+            Stream::Plain(s) => {
+                let _ = s.set_nodelay(true);
+            }
+        }
+    }
+}
+
+impl From<TcpStream> for Stream {
+    fn from(s: TcpStream) -> Self {
+        Stream::Plain(s)
+    }
+}
+
+impl SessionStream for Stream {
+    fn plain_tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Plain(s) => Some(s),
+        }
+    }
+}
+
+/// In-memory streams (tests of the session layer).
+impl SessionStream for tokio::io::DuplexStream {}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+        }
+    }
+}

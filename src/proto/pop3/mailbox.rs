@@ -1,0 +1,115 @@
+//! What a POP3 session must remember about the mailbox: unique ids, and which messages
+//! were replaced by a notice, so that a DELE never removes an original that was not
+//! durably quarantined (in this session or, through the withheld registry, any later one).
+use crate::error::ProxyError;
+use crate::proto::lines::trim_eol;
+
+use super::codec::{Command, Status};
+use super::driver::Pop3;
+
+const WITHHELD: &[u8] = b"-ERR [SYS/TEMP] portcullis: this message was withheld and is kept on the server until an administrator reviews it\r\n";
+
+impl Pop3 {
+    /// The server's UIDL for message `n`, asking the server if the client has not.
+    async fn uidl_of(&mut self, n: u32) -> Result<Option<String>, ProxyError> {
+        if let Some(u) = self.uidls.get(&n) {
+            return Ok(Some(u.clone()));
+        }
+        let (st, resp) = self.ask(format!("UIDL {n}\r\n").as_bytes()).await?;
+        if st != Status::Ok {
+            return Ok(None);
+        }
+        let t = String::from_utf8_lossy(trim_eol(&resp)).into_owned();
+        let uid = t.split_whitespace().nth(2).map(String::from);
+        if let Some(u) = &uid {
+            self.uidls.insert(n, u.clone());
+        }
+        Ok(uid)
+    }
+
+    fn mailbox_user(&self) -> String {
+        self.core.ctx.user.clone().unwrap_or_else(|| "-".into())
+    }
+
+    /// Records durably, across sessions, whether message `n` is withheld without a
+    /// quarantined copy, before the client sees its notice.
+    pub(super) async fn remember_withheld(
+        &mut self,
+        n: u32,
+        quarantined: bool,
+    ) -> Result<(), ProxyError> {
+        let app = self.core.ctx.app.clone();
+        let server = self.core.ctx.server_addr;
+        let user = self.mailbox_user();
+        if quarantined && !app.withheld.any_for(&server, &user).unwrap_or(true) {
+            return Ok(());
+        }
+        let Some(uidl) = self.uidl_of(n).await? else {
+            if !quarantined {
+                self.core.ctx.log.event(
+                    "withheld",
+                    &format!(
+                        "message={n} server gives no UIDL: kept on the server for this session only"
+                    ),
+                );
+            }
+            return Ok(());
+        };
+        let w = &app.withheld;
+        let r = if quarantined {
+            w.clear(&server, &user, &uidl)
+        } else {
+            w.mark(&server, &user, &uidl)
+        };
+        if let Err(e) = r {
+            self.core.ctx.log.event(
+                "withheld",
+                &format!("local: cannot record message={n} uidl={uidl}: {e}"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether message `n` must stay on the server.
+    async fn withheld(&mut self, n: u32) -> Result<bool, ProxyError> {
+        if matches!(self.replaced.get(&n), Some(None)) {
+            return Ok(true);
+        }
+        let app = self.core.ctx.app.clone();
+        let server = self.core.ctx.server_addr;
+        let user = self.mailbox_user();
+        if !app.withheld.any_for(&server, &user).unwrap_or(true) {
+            return Ok(false);
+        }
+        Ok(match self.uidl_of(n).await? {
+            Some(uidl) => app.withheld.contains(&server, &user, &uidl),
+            None => false,
+        })
+    }
+
+    pub(super) async fn dele(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let n = cmd.msg_number().unwrap_or(0);
+        if self.withheld(n).await? {
+            self.core.ctx.log.event(
+                "dele",
+                &format!(
+                    "message={n} refused: replaced but original not quarantined, kept on server"
+                ),
+            );
+            return self.send_client(WITHHELD).await;
+        }
+        let (st, resp) = self.ask(line).await?;
+        self.send_client(&resp).await?;
+        if let Some(Some(q)) = self.replaced.get(&n) {
+            let q = q.clone();
+            self.core.ctx.log.event(
+                "dele",
+                &format!(
+                    "message={n} quarantine={q} server_answer={}",
+                    if st == Status::Ok { "ok" } else { "err" }
+                ),
+            );
+        }
+        Ok(())
+    }
+}

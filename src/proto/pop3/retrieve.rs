@@ -1,0 +1,235 @@
+//! RETR and TOP: the answer is held whole, scanned, and then delivered as policy says:
+//! the original (with the scan header), tagged, or a notice in its place with the
+//! original quarantined first.
+use crate::config::DownloadAction;
+use crate::error::{ProxyError, Side};
+use crate::message::mime;
+use crate::scan::policy;
+use crate::session::Conn;
+use crate::session::deliver::{self, Framing, Scratch};
+use crate::session::hold::{Comfort, Hold, Judgement};
+
+use super::codec::{self, Command, Status, Stuffer, Verb};
+use super::driver::Pop3;
+
+/// Comforts a client waiting for a held message with bytes that are valid whatever the
+/// verdict: the status line, then header lines of our own. Never original content.
+struct Progress<'c> {
+    client: &'c mut Conn,
+    /// Whether the status line went out already.
+    status_sent: bool,
+    stuffer: Stuffer,
+}
+
+impl Comfort for Progress<'_> {
+    async fn comfort(&mut self) -> Result<(), ProxyError> {
+        let mut out = Vec::new();
+        if !self.status_sent {
+            self.status_sent = true;
+            out.extend_from_slice(b"+OK message follows (held for scanning)\r\n");
+        }
+        self.stuffer
+            .feed(b"X-Portcullis-Progress: scanning\r\n", &mut out);
+        self.client.send(&out).await
+    }
+}
+
+/// How a held message will be sent.
+enum Delivery {
+    /// New header block, then the original from `body_offset`.
+    Edited { head: Vec<u8>, body_offset: u64 },
+    /// A complete replacement.
+    Notice(Vec<u8>),
+}
+
+impl Pop3 {
+    /// RETR / TOP: hold the answer, scan it, deliver what policy says.
+    pub(super) async fn retrieve(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+        let mut scratch = std::mem::take(&mut self.core.scratch);
+        let r = self.retrieve_with(cmd, line, &mut scratch).await;
+        self.core.scratch = scratch;
+        r
+    }
+
+    async fn retrieve_with(
+        &mut self,
+        cmd: &Command,
+        line: &[u8],
+        scratch: &mut Scratch,
+    ) -> Result<(), ProxyError> {
+        let n = cmd.msg_number().unwrap_or(0);
+        let is_top = cmd.verb == Verb::Top;
+        let (st, status) = self.ask(line).await?;
+        if st != Status::Ok {
+            return self.send_client(&status).await;
+        }
+        // A size from a LIST the client made stands in for a status line without one.
+        let listed = (!is_top).then(|| self.sizes.get(&n).copied()).flatten();
+        let announced = codec::octets(&status).or(listed);
+        let app = self.core.ctx.app.clone();
+        let mut hold = Hold::begin(&app, app.cfg.limits.max_message_bytes, announced).await;
+        let mut progress = Progress {
+            client: &mut self.core.client,
+            status_sent: false,
+            stuffer: Stuffer::default(),
+        };
+        receive(
+            &mut self.core.server,
+            &mut self.sdec,
+            &mut hold,
+            &mut progress,
+            scratch,
+            announced.filter(|_| !is_top),
+        )
+        .await?;
+        let judged = hold.judge(&mut progress).await?;
+        let Progress {
+            status_sent,
+            stuffer,
+            ..
+        } = progress;
+        let which = format!("message={n} ");
+        self.core.ctx.scan_notes(&which, &judged.notes);
+        let delivery = self.decide(n, is_top, &mut hold, &judged).await?;
+        scratch.out.clear();
+        if !status_sent {
+            let total = match &delivery {
+                Delivery::Notice(m) => m.len() as u64,
+                Delivery::Edited { head, body_offset } => {
+                    head.len() as u64 + hold.spool.len() - body_offset
+                }
+            };
+            scratch
+                .out
+                .extend_from_slice(&codec::rewrite_octets(&status, total));
+        }
+        let client = &mut self.core.client;
+        match delivery {
+            Delivery::Notice(m) => {
+                let mut stuffer = stuffer;
+                stuffer.feed(&m, &mut scratch.out);
+                stuffer.finish(&mut scratch.out);
+                let r = client.send(&scratch.out).await;
+                scratch.out.clear();
+                r
+            }
+            Delivery::Edited { head, body_offset } => {
+                let framing = Framing::Dotted(stuffer);
+                deliver::send_message(
+                    client,
+                    scratch,
+                    &head,
+                    &mut hold.spool,
+                    body_offset,
+                    framing,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Maps the verdict to what the client gets, quarantining and marking first.
+    async fn decide(
+        &mut self,
+        n: u32,
+        is_top: bool,
+        hold: &mut Hold<'_>,
+        judged: &Judgement,
+    ) -> Result<Delivery, ProxyError> {
+        let app = self.core.ctx.app.clone();
+        let cfg = &app.cfg;
+        let ctx = &mut self.core.ctx;
+        let verdict = &judged.verdict;
+        let mut action = policy::download_action(&cfg.policy.download, verdict);
+        if !judged.held {
+            // Not held whole: can be neither delivered nor kept; the original stays put.
+            action = DownloadAction::Replace;
+        }
+        ctx.messages += 1;
+        *self.verdicts.entry(verdict.kind()).or_insert(0) += 1;
+        let head = hold
+            .spool
+            .head(cfg.limits.max_header_bytes)
+            .map_err(ProxyError::io(Side::Local))?;
+        let scan_header = ctx.scan_header(verdict, &judged.engines);
+        let mut quarantine_note = String::new();
+        let delivery = match action {
+            DownloadAction::Replace => {
+                let sum = mime::summary(&head);
+                let qid = if !judged.held || is_top {
+                    None
+                } else {
+                    ctx.quarantine(&mut hold.spool, &sum, verdict)
+                };
+                quarantine_note = match &qid {
+                    Some(q) => format!(" quarantine={q}"),
+                    None if is_top => {
+                        " quarantine=none (TOP shows part of the message; original kept on server)"
+                            .into()
+                    }
+                    None => " quarantine=none (original kept on server)".into(),
+                };
+                let notice = ctx.notice(&head, sum, verdict, qid.as_ref(), &scan_header);
+                self.remember_withheld(n, qid.is_some()).await?;
+                // A replaced message stays guarded; a later full RETR may quarantine it.
+                if !matches!(self.replaced.get(&n), Some(Some(_))) {
+                    self.replaced.insert(n, qid);
+                }
+                Delivery::Notice(notice)
+            }
+            DownloadAction::Pass | DownloadAction::Tag => {
+                let tag = action == DownloadAction::Tag;
+                let (head, body_offset) = ctx.delivered_head(&head, verdict, &judged.engines, tag);
+                Delivery::Edited { head, body_offset }
+            }
+        };
+        let uidl = self.uidls.get(&n).cloned().unwrap_or_else(|| "-".into());
+        self.core.ctx.log.event(
+            "message",
+            &format!(
+                "command={} number={n} uidl={uidl} size={} verdict=\"{verdict}\" action={action:?} scan_ms={}{quarantine_note}",
+                if is_top { "TOP" } else { "RETR" },
+                hold.spool.len(),
+                judged.elapsed.as_millis()
+            ),
+        );
+        Ok(delivery)
+    }
+}
+
+/// Reads the dot-stuffed answer into the hold, comforting the client meanwhile. What the
+/// server still owes (`announced` plus ".\r\n", minus what arrived) aims the socket's
+/// low-water mark so the read wakes once per message.
+async fn receive(
+    server: &mut Conn,
+    sdec: &mut codec::ResponseDecoder,
+    hold: &mut Hold<'_>,
+    progress: &mut Progress<'_>,
+    scratch: &mut Scratch,
+    announced: Option<u64>,
+) -> Result<(), ProxyError> {
+    let mut owed = announced.map(|size| {
+        size.saturating_add(3)
+            .saturating_sub(sdec.buffered() as u64)
+    });
+    scratch.read_buf();
+    let Scratch { read: buf, out, .. } = scratch;
+    loop {
+        out.clear();
+        let ended = sdec.block(out);
+        hold.take(out).await;
+        if ended {
+            break;
+        }
+        if let Some(o) = owed {
+            server.low_water.expect(&server.stream, o);
+        }
+        let n = hold
+            .race(server.read_some(&mut buf[..]), progress)
+            .await??;
+        owed = owed.map(|o| o.saturating_sub(n as u64));
+        sdec.push(&buf[..n]);
+    }
+    server.low_water.clear(&server.stream);
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The session layer: what every protocol driver needs around its command loop, written
+//! once. A driver (POP3, SMTP, ...) implements [`Driver`]: it gets a [`Core`] (the session
+//! context and both legs), runs its command loop in `serve`, and says how the session
+//! ends. Everything else lives here: start and end of a session ([`run`]), the legs
+//! ([`conn`]), login and lockout ([`login`]), holding a message while it is scanned
+//! ([`hold`]), deciding what a verdict means ([`disposition`]), sending a message with its
+//! framing ([`deliver`]) and what happens after STARTTLS ([`upgrade`]).
+pub mod conn;
+pub mod deliver;
+pub mod disposition;
+pub mod hold;
+pub mod login;
+pub mod upgrade;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::config::Listener;
+use crate::error::{ProxyError, Side};
+use crate::ids::{ClientAddr, OrigDstAddr, SessionId};
+use crate::net::stream::Stream;
+use crate::net::upstream;
+use crate::session_log::SessionLog;
+
+pub use conn::Conn;
+pub use deliver::Scratch;
+
+/// Who and what a session is about: shared by every protocol.
+pub struct Ctx {
+    pub app: Arc<App>,
+    pub lcfg: Arc<Listener>,
+    /// "pop3", "smtp", ...: in logs, alerts and quarantine records.
+    pub protocol: &'static str,
+    pub id: SessionId,
+    pub client_addr: ClientAddr,
+    pub server_addr: OrigDstAddr,
+    pub log: SessionLog,
+    /// The user the server accepted a login for.
+    pub user: Option<String>,
+    pub started: Instant,
+    /// Quarantine entries numbered per session.
+    pub qseq: u64,
+    /// Turns true when the gateway shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Messages carried, for the end line.
+    pub messages: u64,
+}
+
+/// A session's context and its two legs.
+pub struct Core {
+    pub ctx: Ctx,
+    pub client: Conn,
+    pub server: Conn,
+    /// Buffers reused for every message the session carries.
+    pub scratch: Scratch,
+}
+
+/// How a driver's command loop ended.
+pub enum Flow {
+    /// The session is over, for the reason given.
+    End(&'static str),
+    /// The server accepted STARTTLS with the reply `ok`, which the client has not seen
+    /// yet; both legs are about to start TLS.
+    StartTls { ok: Vec<u8> },
+}
+
+/// A protocol driver on the session layer.
+pub trait Driver: Sized + Send {
+    /// Name in logs and records.
+    const PROTOCOL: &'static str;
+    /// What the client is told when the real server cannot be reached.
+    const UNREACHABLE: &'static [u8];
+
+    fn new(core: Core) -> Self;
+    fn core(&mut self) -> &mut Core;
+    /// The command loop.
+    fn serve(&mut self) -> impl Future<Output = Result<Flow, ProxyError>> + Send;
+    /// What the client is told when the session ends on `e`, if anything.
+    fn farewell(e: &ProxyError) -> Option<&'static [u8]>;
+    /// Protocol-specific counts for the end line.
+    fn summary(&self) -> String;
+    /// Discards what the server sent after its STARTTLS answer; returns how many bytes.
+    fn discard_server_pending(&mut self) -> usize;
+}
+
+/// Where a session goes and who asked: what the listener knows about a connection.
+pub struct Opening {
+    pub app: Arc<App>,
+    pub lcfg: Arc<Listener>,
+    pub id: SessionId,
+    pub client: Stream,
+    pub client_addr: ClientAddr,
+    pub server_addr: OrigDstAddr,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Runs one session with driver `D` from connect to end line.
+pub async fn run<D: Driver>(open: Opening) {
+    let Some(core) = start(open, D::PROTOCOL, D::UNREACHABLE).await else {
+        return;
+    };
+    let mut d = D::new(core);
+    let reason = loop {
+        match d.serve().await {
+            Ok(Flow::End(r)) => break r.to_string(),
+            Ok(Flow::StartTls { ok }) => {
+                let server_pending = d.discard_server_pending();
+                match upgrade::after_starttls(d.core(), server_pending, &ok).await {
+                    Ok(upgrade::Upgraded::Ended(r)) => break r.to_string(),
+                    Ok(upgrade::Upgraded::Continue) => continue,
+                    Err(e) => break e.to_string(),
+                }
+            }
+            Err(e) => {
+                if let Some(reply) = D::farewell(&e) {
+                    d.core().client.refuse(reply).await;
+                }
+                break e.to_string();
+            }
+        }
+    };
+    let summary = d.summary();
+    d.core().end(&reason, &summary);
+}
+
+/// Opens the session log and connects to the real server; when the server cannot be
+/// reached the client gets `unreachable` and the session ends.
+async fn start(open: Opening, protocol: &'static str, unreachable: &[u8]) -> Option<Core> {
+    let app = open.app.clone();
+    let cfg = &app.cfg;
+    let id = open.id;
+    let mut log = SessionLog::open(&cfg.general.session_log_dir, &id);
+    log.event(
+        "start",
+        &format!(
+            "protocol={} client={} server={} listener={}",
+            open.lcfg.protocol, open.client_addr, open.server_addr, open.lcfg.listen
+        ),
+    );
+    let limits = &cfg.limits;
+    let mut client = Conn::new(
+        open.client,
+        Side::Client,
+        Duration::from_secs(limits.idle_timeout_secs),
+        limits.max_line_bytes,
+    );
+    let connect = Duration::from_secs(limits.connect_timeout_secs);
+    let server = match upstream::connect(open.server_addr, cfg.nft.mark, connect).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = client.send(unreachable).await;
+            log.event("end", &format!("reason=\"server: connect failed: {e}\""));
+            return None;
+        }
+    };
+    let server = Conn::new(
+        server,
+        Side::Server,
+        Duration::from_secs(limits.server_timeout_secs),
+        limits.max_line_bytes,
+    );
+    let ctx = Ctx {
+        app: open.app,
+        lcfg: open.lcfg,
+        protocol,
+        id,
+        client_addr: open.client_addr,
+        server_addr: open.server_addr,
+        log,
+        user: None,
+        started: Instant::now(),
+        qseq: 0,
+        shutdown: open.shutdown,
+        messages: 0,
+    };
+    Some(Core {
+        ctx,
+        client,
+        server,
+        scratch: Scratch::default(),
+    })
+}
+
+impl Core {
+    /// The end line: why, who, the driver's counts, bytes each way and duration.
+    pub fn end(&mut self, reason: &str, summary: &str) {
+        let line = format!(
+            "reason=\"{reason}\" user={} messages={} {summary} bytes_from_client={} bytes_to_client={} bytes_from_server={} bytes_to_server={} duration_ms={}",
+            self.ctx.user.as_deref().unwrap_or("-"),
+            self.ctx.messages,
+            self.client.bytes_in,
+            self.client.bytes_out,
+            self.server.bytes_in,
+            self.server.bytes_out,
+            self.ctx.started.elapsed().as_millis()
+        );
+        self.ctx.log.event("end", &line);
+    }
+
+    /// The next command line from the client; `None` when it closed the connection, the
+    /// `Shutdown` error when the gateway stops while the session is idle.
+    pub async fn command(&mut self) -> Result<Option<Vec<u8>>, ProxyError> {
+        self.client.command_line(&mut self.ctx.shutdown).await
+    }
+}
