@@ -149,12 +149,8 @@ impl Pop3 {
                     "client disconnected without QUIT (no QUIT sent upstream)",
                 ));
             };
-            let cmd = match Command::parse(&line) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.refuse_command(e).await?;
-                    continue;
-                }
+            let Some(cmd) = self.parsed(&line).await? else {
+                continue;
             };
             match cmd.verb {
                 Verb::Quit => {
@@ -175,7 +171,12 @@ impl Pop3 {
         }
     }
 
-    async fn refuse_command(&mut self, e: CommandError) -> Result<(), ProxyError> {
+    /// The command on `line`, or `None` once an unusable one was refused.
+    async fn parsed(&mut self, line: &[u8]) -> Result<Option<Command>, ProxyError> {
+        let e = match Command::parse(line) {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) => e,
+        };
         let reply: &[u8] = match &e {
             CommandError::Unknown(_) => {
                 b"-ERR portcullis: command not supported through the mail gateway\r\n"
@@ -187,7 +188,8 @@ impl Pop3 {
             .ctx
             .log
             .event("refused", &format!("client command refused: {e:?}"));
-        self.send_client(reply).await
+        self.send_client(reply).await?;
+        Ok(None)
     }
 
     /// STLS: refused when stripped; otherwise asked upstream, and the session upgrades

@@ -115,12 +115,8 @@ impl Smtp {
             let Some(line) = self.core.command().await? else {
                 return Ok(Flow::End("client disconnected without QUIT"));
             };
-            let cmd = match Command::parse(&line) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.refuse_command(e).await?;
-                    continue;
-                }
+            let Some(cmd) = self.parsed(&line).await? else {
+                continue;
             };
             match cmd.verb {
                 Verb::Quit => {
@@ -149,7 +145,12 @@ impl Smtp {
         }
     }
 
-    async fn refuse_command(&mut self, e: CommandError) -> Result<(), ProxyError> {
+    /// The command on `line`, or `None` once an unusable one was refused.
+    async fn parsed(&mut self, line: &[u8]) -> Result<Option<Command>, ProxyError> {
+        let e = match Command::parse(line) {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) => e,
+        };
         let r = match &e {
             CommandError::Unknown(_) => Reply::new(502, "5.5.2 portcullis: command not recognized"),
             CommandError::Malformed => Reply::new(500, "5.5.2 portcullis: malformed command"),
@@ -158,7 +159,8 @@ impl Smtp {
             .ctx
             .log
             .event("refused", &format!("client command refused: {e:?}"));
-        self.reply_client(&r).await
+        self.reply_client(&r).await?;
+        Ok(None)
     }
 
     /// EHLO (extensions filtered to what the gateway can follow) and HELO.

@@ -17,6 +17,15 @@ use super::data::DataReader;
 use super::driver::Smtp;
 use super::envelope::{RATE_LIMITED, Txn};
 
+/// What the log line of an accepted message says.
+struct Accepted<'v> {
+    envelope: String,
+    verdict: &'v crate::scan::Verdict,
+    action: SubmitAction,
+    scan_ms: u128,
+    started: Instant,
+}
+
 /// What the proxy does with a received message.
 enum Outcome {
     Deliver { tag: bool },
@@ -114,20 +123,50 @@ impl Smtp {
                 return self.reset_server().await;
             }
         };
+        let facts = Accepted {
+            envelope,
+            verdict,
+            action,
+            scan_ms,
+            started,
+        };
+        self.deliver_accepted(&head, &mut hold, &judged, tag, facts, scratch)
+            .await
+    }
+
+    /// Sends a message the verdict lets through upstream and answers the client with the
+    /// server's final reply.
+    async fn deliver_accepted(
+        &mut self,
+        head: &[u8],
+        hold: &mut Hold<'_>,
+        judged: &Judgement,
+        tag: bool,
+        facts: Accepted<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<(), ProxyError> {
+        let size = hold.size();
         let (new_head, body_offset) =
             self.core
                 .ctx
-                .delivered_head(&head, verdict, &judged.engines, tag);
+                .delivered_head(head, facts.verdict, &judged.engines, tag);
         let final_reply = self
-            .send_upstream(&new_head, &mut hold, body_offset, scratch)
+            .send_upstream(&new_head, hold, body_offset, scratch)
             .await?;
         if final_reply.code == 250 {
             self.delivered += 1;
             let now = Instant::now();
-            let abuse = &app.abuse;
+            let abuse = &self.core.ctx.app.abuse;
             abuse.record(RateWhat::Messages, 1, &self.actor(), now);
             abuse.record(RateWhat::Bytes, size, &self.actor(), now);
         }
+        let Accepted {
+            envelope,
+            verdict,
+            action,
+            scan_ms,
+            started,
+        } = facts;
         self.core.ctx.log.event(
             "message",
             &format!(

@@ -1,0 +1,343 @@
+//! Driver behaviour that real servers cannot be made to show (lying sizes, resets in the
+//! middle of a message, impossible chunk sizes, shutdown while a message is held), against
+//! scripted fake servers on loopback through the fixed-upstream listener mode. Needs no
+//! root: portcullis runs in the test process.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use portcullis::app::App;
+use portcullis::config::Config;
+use portcullis::server::Server;
+
+const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// One step of a fake server's script.
+enum Step {
+    /// Send these bytes.
+    Send(Vec<u8>),
+    /// Read one line and check it starts with this (case-insensitive).
+    Expect(&'static str),
+    /// Wait before the next step.
+    Pause(Duration),
+    /// Read until the client sends this line alone (a dot-stuffed DATA body).
+    ReadUntil(&'static str),
+}
+
+fn send(s: &str) -> Step {
+    Step::Send(s.as_bytes().to_vec())
+}
+
+/// A server that plays `script` to the first connection and returns all it received.
+async fn fake_server(script: Vec<Step>) -> (SocketAddr, JoinHandle<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (s, _) = l.accept().await.unwrap();
+        let mut s = BufReader::new(s);
+        let mut got = Vec::new();
+        for step in script {
+            match step {
+                Step::Send(b) => s.get_mut().write_all(&b).await.unwrap(),
+                Step::Pause(d) => tokio::time::sleep(d).await,
+                Step::Expect(prefix) => {
+                    let mut line = String::new();
+                    s.read_line(&mut line).await.unwrap();
+                    got.extend_from_slice(line.as_bytes());
+                    assert!(
+                        line.to_ascii_uppercase().starts_with(prefix),
+                        "fake server expected {prefix:?}, got {line:?}"
+                    );
+                }
+                Step::ReadUntil(end) => loop {
+                    let mut line = String::new();
+                    if s.read_line(&mut line).await.unwrap() == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(line.as_bytes());
+                    if line == end {
+                        break;
+                    }
+                },
+            }
+        }
+        got
+    });
+    (addr, task)
+}
+
+/// portcullis with one fixed-upstream listener in front of `upstream`.
+struct Proxy {
+    server: Option<Server>,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    fn start(protocol: &str, upstream: SocketAddr, extra: &str) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let text = format!(
+            r#"[general]
+session_log_dir = "{d}/sessions"
+spool_dir = "{d}/spool"
+log_format = "text"
+hostname = "gw.test"
+
+[quarantine]
+dir = "{d}/quarantine"
+
+[[listener]]
+protocol = "{protocol}"
+listen = "127.0.0.1:10999"
+upstream = "{upstream}"
+
+{extra}
+"#
+        );
+        let mut cfg = Config::parse(&text).unwrap_or_else(|e| panic!("{e:?}"));
+        cfg.listeners[0].listen = "127.0.0.1:0".parse().unwrap();
+        let app = Arc::new(App::open(cfg).unwrap());
+        let server = Server::start(app).unwrap();
+        let addr = server.bound[0];
+        Proxy {
+            server: Some(server),
+            addr,
+            dir,
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut all = String::new();
+        let dir = self.dir.path().join("sessions");
+        for e in std::fs::read_dir(dir).unwrap() {
+            all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+        }
+        all
+    }
+
+    async fn shutdown(&mut self) -> bool {
+        self.server.take().unwrap().shutdown().await
+    }
+}
+
+/// A client connection that reads line by line.
+struct Client(BufReader<TcpStream>);
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        Client(BufReader::new(TcpStream::connect(addr).await.unwrap()))
+    }
+
+    async fn send(&mut self, s: &str) {
+        self.0.get_mut().write_all(s.as_bytes()).await.unwrap();
+    }
+
+    async fn line(&mut self) -> String {
+        let mut l = String::new();
+        tokio::time::timeout(Duration::from_secs(10), self.0.read_line(&mut l))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        l
+    }
+
+    /// Everything until the connection closes.
+    async fn rest(&mut self) -> String {
+        let mut v = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), self.0.read_to_end(&mut v))
+            .await
+            .expect("closed within 10 s")
+            .unwrap();
+        String::from_utf8_lossy(&v).into_owned()
+    }
+
+    /// A dot-terminated block.
+    async fn block(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let l = self.line().await;
+            if l.is_empty() || l == ".\r\n" {
+                return all;
+            }
+            all.push_str(&l);
+        }
+    }
+}
+
+const MSG: &str = "From: a@example.org\r\nSubject: hi\r\n\r\nhello\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_bdat_chunk_is_refused_as_too_large() {
+    let (up, _srv) = fake_server(vec![
+        send("220 fake ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        send("250-fake\r\n250-CHUNKING\r\n250 SIZE 1000\r\n"),
+        Step::Pause(Duration::from_secs(5)),
+    ])
+    .await;
+    let _p = Proxy::start("smtp", up, "");
+    let mut c = Client::connect(_p.addr).await;
+    assert!(c.line().await.starts_with("220"));
+    c.send("EHLO me\r\n").await;
+    while c.line().await.starts_with("250-") {}
+    c.send("BDAT 999999999999999 LAST\r\n").await;
+    let r = c.line().await;
+    assert!(r.starts_with("552 5.3.4 "), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_announces_more_than_it_sends_still_gets_the_whole_message_through() {
+    let (up, _srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("RETR 1"),
+        send(&format!("+OK 5000 octets\r\n{MSG}.\r\n")),
+        Step::Expect("QUIT"),
+        send("+OK bye\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("+OK"));
+    c.send("RETR 1\r\n").await;
+    let status = c.line().await;
+    let body = c.block().await;
+    assert!(body.ends_with(MSG), "{body}");
+    let scan = body.lines().next().unwrap().to_string();
+    assert!(scan.starts_with("X-Portcullis-Scan: clean"), "{scan}");
+    assert_eq!(status, format!("+OK {} octets\r\n", body.len()));
+    c.send("QUIT\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_in_the_middle_of_a_message_delivers_none_of_it() {
+    let (up, _srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("RETR 1"),
+        send(&format!("+OK 2000 octets\r\nSubject: part\r\n\r\n{EICAR}")),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("+OK"));
+    c.send("RETR 1\r\n").await;
+    let rest = c.rest().await;
+    assert!(!rest.contains("Subject: part"), "{rest}");
+    assert!(!rest.contains("EICAR"), "{rest}");
+    assert!(
+        p.logs().contains("server closed the connection"),
+        "{}",
+        p.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_header_names_no_engine_the_same_way_for_pop3_and_smtp() {
+    let policy = "[scan]\nmax_scan_bytes = 10\n[policy.download]\nunscannable = \"pass\"\n[policy.submission]\nunscannable = \"pass\"\n";
+    let (up, _srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("RETR 1"),
+        send(&format!("+OK {} octets\r\n{MSG}.\r\n", MSG.len())),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, policy);
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    c.send("RETR 1\r\n").await;
+    c.line().await;
+    let pop3_header = c.block().await.lines().next().unwrap().to_string();
+
+    let (up, srv) = fake_server(vec![
+        send("220 fake ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        send("250 fake\r\n"),
+        Step::Expect("MAIL FROM"),
+        send("250 ok\r\n"),
+        Step::Expect("RCPT TO"),
+        send("250 ok\r\n"),
+        Step::Expect("DATA"),
+        send("354 go\r\n"),
+        Step::ReadUntil(".\r\n"),
+        send("250 queued\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("smtp", up, policy);
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    c.send("EHLO me\r\n").await;
+    while c.line().await.starts_with("250-") {}
+    c.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+        .await;
+    for _ in 0..3 {
+        c.line().await;
+    }
+    c.send(&format!("{MSG}.\r\n")).await;
+    let r = c.line().await;
+    assert!(r.starts_with("250"), "{r} {}", p.logs());
+    let stored = String::from_utf8(srv.await.unwrap()).unwrap();
+    let smtp_header = stored
+        .lines()
+        .find(|l| l.starts_with("X-Portcullis-Scan"))
+        .unwrap()
+        .to_string();
+    for h in [&pop3_header, &smtp_header] {
+        assert!(
+            h.starts_with("X-Portcullis-Scan: unscannable") && h.contains(" (no engine); session "),
+            "{h}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_idle_sessions_and_lets_a_held_message_finish() {
+    let (up, _srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("RETR 1"),
+        send("+OK 60 octets\r\nSubject: slow\r\n"),
+        Step::Pause(Duration::from_millis(600)),
+        send("\r\nthe rest\r\n.\r\n"),
+        Step::Pause(Duration::from_secs(5)),
+    ])
+    .await;
+    let mut p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("+OK"));
+    c.send("RETR 1\r\n").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let drained = tokio::spawn(async move {
+        let ok = p.shutdown().await;
+        (ok, p)
+    });
+    let status = c.line().await;
+    assert!(status.starts_with("+OK"), "{status}");
+    let body = c.block().await;
+    assert!(
+        body.contains("Subject: slow") && body.ends_with("the rest\r\n"),
+        "{body}"
+    );
+    // Idle again: the session ends instead of waiting for the next command.
+    assert_eq!(c.rest().await, "");
+    let (ok, p) = drained.await.unwrap();
+    assert!(ok, "every session ended within limits.shutdown_drain_secs");
+    assert!(p.logs().contains("shutting down"), "{}", p.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_smtp_client_hears_421_at_shutdown() {
+    let (up, _srv) = fake_server(vec![
+        send("220 fake ESMTP\r\n"),
+        Step::Pause(Duration::from_secs(5)),
+    ])
+    .await;
+    let mut p = Proxy::start("smtp", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("220"));
+    assert!(p.shutdown().await);
+    let r = c.rest().await;
+    assert!(r.starts_with("421 4.3.2 "), "{r}");
+}
