@@ -341,3 +341,129 @@ async fn an_idle_smtp_client_hears_421_at_shutdown() {
     let r = c.rest().await;
     assert!(r.starts_with("421 4.3.2 "), "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_line_that_could_end_the_listing_early_ends_the_session_instead() {
+    // A client splitting at CR sees "1 100", ".", then a fake RETR answer.
+    let (up, _srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("LIST"),
+        send(&format!(
+            "+OK 1 message\r\n1 100\r.\r\n+OK 70 octets\r\n{EICAR}\r\n.\r\n"
+        )),
+        Step::Pause(Duration::from_secs(5)),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("+OK"));
+    c.send("LIST\r\n").await;
+    let rest = c.rest().await;
+    assert!(
+        !rest.contains("EICAR") && !rest.contains("octets"),
+        "{rest:?}"
+    );
+    assert!(
+        p.logs().contains("control characters in a List listing"),
+        "{}",
+        p.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_message_that_cannot_be_kept_gets_a_temporary_error_not_a_notice() {
+    let infected = format!("Subject: bad\r\n\r\n{EICAR}\r\n");
+    let (up, srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("USER"),
+        send("+OK\r\n"),
+        Step::Expect("PASS"),
+        send("+OK logged in\r\n"),
+        Step::Expect("RETR 1"),
+        send(&format!("+OK {} octets\r\n{infected}.\r\n", infected.len())),
+        Step::Expect("UIDL 1"),
+        send("+OK 1 uid-0001\r\n"),
+        Step::Expect("QUIT"),
+        send("+OK bye\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    // Neither the quarantine nor the withheld registry can be written (a full or broken
+    // disk; root ignores permissions, so files stand where directories should be).
+    let q = p.dir.path().join("quarantine");
+    for sub in ["tmp", "withheld"] {
+        std::fs::remove_dir_all(q.join(sub)).unwrap();
+        std::fs::write(q.join(sub), b"not a directory").unwrap();
+    }
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    c.send("USER alice\r\n").await;
+    c.line().await;
+    c.send("PASS pw\r\n").await;
+    c.line().await;
+    c.send("RETR 1\r\n").await;
+    let r = c.line().await;
+    assert!(r.starts_with("-ERR [SYS/TEMP] "), "{r}");
+    c.send("QUIT\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+    let seen = String::from_utf8(srv.await.unwrap()).unwrap();
+    assert!(!seen.contains("DELE"), "{seen}");
+    let logs = p.logs();
+    assert!(
+        logs.contains("refused: the original could be neither quarantined nor marked withheld"),
+        "{logs}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_size_at_the_top_of_the_integer_range_is_just_a_wrong_size() {
+    let (up, _srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("RETR 1"),
+        send(&format!("+OK 18446744073709551615 octets\r\n{MSG}.\r\n")),
+        Step::Expect("LIST 2"),
+        send("+OK 2 18446744073709551615\r\n"),
+        Step::Expect("RETR 2"),
+        send(&format!("+OK\r\n{MSG}.\r\n")),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    for n in 1..=2 {
+        if n == 2 {
+            c.send("LIST 2\r\n").await;
+            c.line().await;
+        }
+        c.send(&format!("RETR {n}\r\n")).await;
+        assert!(c.line().await.starts_with("+OK"));
+        assert!(c.block().await.ends_with(MSG));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mechanism_whose_user_cannot_be_read_is_neither_offered_nor_accepted() {
+    let (up, srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("CAPA"),
+        send("+OK\r\nUIDL\r\nSASL PLAIN CRAM-MD5 SCRAM-SHA-1\r\n.\r\n"),
+        Step::Expect("QUIT"),
+        send("+OK bye\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    c.send("CAPA\r\n").await;
+    c.line().await;
+    assert_eq!(c.block().await, "UIDL\r\nSASL PLAIN\r\n");
+    c.send("AUTH CRAM-MD5\r\n").await;
+    assert!(c.line().await.starts_with("-ERR portcullis: "));
+    c.send("QUIT\r\n").await;
+    c.line().await;
+    assert!(
+        !String::from_utf8(srv.await.unwrap())
+            .unwrap()
+            .contains("AUTH")
+    );
+}

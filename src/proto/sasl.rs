@@ -13,6 +13,16 @@ pub enum LoginAnswer {
     Refused,
 }
 
+/// SASL mechanisms whose user name portcullis reads, so lockout and per-user limits apply
+/// to them. Every other mechanism is removed from what clients are offered and refused:
+/// a login portcullis cannot attribute would bypass both.
+pub const ATTRIBUTABLE: &[&str] = &["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"];
+
+/// Whether the user of mechanism `mech` can be read from its responses.
+pub fn attributable(mech: &str) -> bool {
+    ATTRIBUTABLE.iter().any(|m| m.eq_ignore_ascii_case(mech))
+}
+
 /// The authentication identity in response number `step` (0 = the initial response) of
 /// mechanism `mech`, if that response carries it.
 pub fn user_in_response(mech: &str, step: usize, data: &[u8]) -> Option<String> {
@@ -20,10 +30,16 @@ pub fn user_in_response(mech: &str, step: usize, data: &[u8]) -> Option<String> 
         return None;
     }
     let decoded = base64_decode_any(data);
-    let user = match (mech, step) {
+    let user = match (mech.to_ascii_uppercase().as_str(), step) {
         // authzid \0 authcid \0 password
         ("PLAIN", _) => decoded.split(|&b| b == 0).nth(1).map(|u| u.to_vec()),
         ("LOGIN", 0) => Some(decoded),
+        // user=alice@example.org \x01 auth=Bearer ... \x01\x01
+        ("XOAUTH2", 0) => field(&decoded, b"user="),
+        // RFC 7628: gs2 header "n,a=alice@example.org," then \x01-separated fields
+        ("OAUTHBEARER", 0) => decoded
+            .split(|&b| b == b',')
+            .find_map(|f| f.strip_prefix(b"a=").map(<[u8]>::to_vec)),
         _ => None,
     }?;
     let u: String = String::from_utf8_lossy(&user)
@@ -32,6 +48,13 @@ pub fn user_in_response(mech: &str, step: usize, data: &[u8]) -> Option<String> 
         .take(128)
         .collect();
     (!u.is_empty()).then_some(u)
+}
+
+/// The value of the \x01-separated field starting with `key`.
+fn field(decoded: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+    decoded
+        .split(|&b| b == 1)
+        .find_map(|f| f.strip_prefix(key).map(<[u8]>::to_vec))
 }
 
 #[cfg(test)]
@@ -55,6 +78,26 @@ mod tests {
             "the password step"
         );
         assert_eq!(user_in_response("CRAM-MD5", 0, b"YWxpY2U="), None);
+        // "user=bob@example.org\x01auth=Bearer t\x01\x01"
+        assert_eq!(
+            user_in_response(
+                "XOAUTH2",
+                0,
+                b"dXNlcj1ib2JAZXhhbXBsZS5vcmcBYXV0aD1CZWFyZXIgdAEB"
+            ),
+            Some("bob@example.org".into())
+        );
+        // "n,a=carol@example.org,\x01auth=Bearer t\x01\x01"
+        assert_eq!(
+            user_in_response(
+                "OAUTHBEARER",
+                0,
+                b"bixhPWNhcm9sQGV4YW1wbGUub3JnLAFhdXRoPUJlYXJlciB0AQE="
+            ),
+            Some("carol@example.org".into())
+        );
+        assert!(attributable("plain") && !attributable("CRAM-MD5"));
+        assert!(!attributable("SCRAM-SHA-256-PLUS"));
         assert_eq!(user_in_response("PLAIN", 0, b"*"), None);
     }
 }

@@ -238,8 +238,6 @@ impl ResponseDecoder {
     }
 }
 
-/// CAPA lines the proxy can honour. Anything else (unknown extensions, SASL mechanisms
-/// the proxy cannot follow) is removed, so the client never switches to something opaque.
 /// What an answer to PASS, APOP or AUTH says about the credentials. RFC 3206 response
 /// codes other than `[AUTH]` (`[IN-USE]`, `[SYS/TEMP]`, `[LOGIN-DELAY]`, `[SYS/PERM]`)
 /// blame something else; a bare `-ERR` can only be read as wrong credentials.
@@ -253,18 +251,6 @@ pub fn login_answer(st: Status, line: &[u8]) -> LoginAnswer {
     match rest.strip_prefix(b"[") {
         Some(code) if !code.to_ascii_uppercase().starts_with(b"AUTH]") => LoginAnswer::Refused,
         _ => LoginAnswer::BadCredentials,
-    }
-}
-
-pub fn capa_allowed(line: &[u8], allow_stls: bool) -> bool {
-    let l = trim_eol(line);
-    let word = l.split(|&b| b == b' ').next().unwrap_or(b"");
-    let up = word.to_ascii_uppercase();
-    match up.as_slice() {
-        b"TOP" | b"UIDL" | b"USER" | b"RESP-CODES" | b"PIPELINING" | b"AUTH-RESP-CODE"
-        | b"EXPIRE" | b"LOGIN-DELAY" | b"IMPLEMENTATION" | b"SASL" | b"UTF8" | b"LANG" => true,
-        b"STLS" => allow_stls,
-        _ => false,
     }
 }
 

@@ -7,10 +7,12 @@ use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
 use crate::ids::QuarantineId;
 use crate::proto::lines::trim_eol;
+use crate::proto::sasl;
 use crate::session::login::SaslUser;
 use crate::session::{Core, Driver, Flow};
 
 use super::codec::{self, Command, CommandError, ResponseDecoder, Status, Verb};
+use super::listing::{self, BadLine, Line};
 
 pub(super) const LOCKED_OUT: &[u8] =
     b"-ERR [SYS/TEMP] portcullis: too many failed logins, try again later\r\n";
@@ -120,7 +122,7 @@ impl Pop3 {
     pub(super) async fn server_status(&mut self) -> Result<(Status, Vec<u8>), ProxyError> {
         let line = self.server_line().await?;
         match codec::parse_status(&line) {
-            Some(st) => Ok((st, line)),
+            Some(st) => Ok((st, listing::clean_status(&line))),
             None => Err(ProxyError::protocol(
                 Side::Server,
                 format!(
@@ -263,16 +265,20 @@ impl Pop3 {
                         limit,
                     });
                 }
-                if trim_eol(&line) == b"." {
-                    out.extend_from_slice(b".\r\n");
-                    return self.send_client(&out).await;
+                match listing::check(verb, &line, allow_stls) {
+                    Ok(Line::End) => {
+                        out.extend_from_slice(b".\r\n");
+                        return self.send_client(&out).await;
+                    }
+                    Ok(Line::Drop) => continue,
+                    Ok(Line::Keep(l)) => {
+                        if let Verb::Uidl | Verb::List = verb {
+                            self.note_listing(verb, &l, false);
+                        }
+                        out.extend_from_slice(&l);
+                    }
+                    Err(BadLine(why)) => return Err(ProxyError::protocol(Side::Server, why)),
                 }
-                match verb {
-                    Verb::Capa if !codec::capa_allowed(&line, allow_stls) => continue,
-                    Verb::Uidl | Verb::List => self.note_listing(verb, &line, false),
-                    _ => {}
-                }
-                out.extend_from_slice(&line);
                 if out.len() >= LISTING_WRITE {
                     self.send_client(&out).await?;
                     out.clear();
@@ -315,6 +321,15 @@ impl Pop3 {
                 self.relay_block(Verb::Auth).await?;
             }
             return Ok(());
+        }
+        if !sasl::attributable(&cmd.args[0]) {
+            self.core.ctx.log.event(
+                "login",
+                &format!("refused mechanism={}: its user cannot be read", cmd.args[0]),
+            );
+            return self
+                .send_client(b"-ERR portcullis: this authentication mechanism is not available through the mail gateway\r\n")
+                .await;
         }
         let initial = cmd.args.get(1).map(String::as_bytes);
         let mut sasl = SaslUser::start(&cmd.args[0], initial);

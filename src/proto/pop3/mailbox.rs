@@ -3,6 +3,7 @@
 //! durably quarantined (in this session or, through the withheld registry, any later one).
 use crate::error::ProxyError;
 use crate::proto::lines::trim_eol;
+use crate::withheld::MailboxKey;
 
 use super::codec::{Command, Status};
 use super::driver::Pop3;
@@ -27,47 +28,49 @@ impl Pop3 {
         Ok(uid)
     }
 
-    fn mailbox_user(&self) -> String {
-        self.core.ctx.user.clone().unwrap_or_else(|| "-".into())
+    fn mailbox(&self) -> MailboxKey {
+        MailboxKey::for_user(self.core.ctx.user.as_deref().unwrap_or("-"))
     }
 
-    /// Records durably, across sessions, whether message `n` is withheld without a
-    /// quarantined copy, before the client sees its notice.
-    pub(super) async fn remember_withheld(
+    /// Makes sure message `n`, replaced by a notice, stays guarded across sessions before
+    /// the client sees the notice: a quarantined original clears any old marker; one that
+    /// was not quarantined gets a durable marker. False when it cannot be guarded (no
+    /// UIDL, or the marker cannot be written): then the notice must not be served.
+    pub(super) async fn guard_replaced(
         &mut self,
         n: u32,
         quarantined: bool,
-    ) -> Result<(), ProxyError> {
+    ) -> Result<bool, ProxyError> {
         let app = self.core.ctx.app.clone();
-        let server = self.core.ctx.server_addr;
-        let user = self.mailbox_user();
-        if quarantined && !app.withheld.any_for(&server, &user).unwrap_or(true) {
-            return Ok(());
+        let key = self.mailbox();
+        if quarantined && !app.withheld.any_for(&key).unwrap_or(true) {
+            return Ok(true);
         }
         let Some(uidl) = self.uidl_of(n).await? else {
             if !quarantined {
                 self.core.ctx.log.event(
                     "withheld",
-                    &format!(
-                        "message={n} server gives no UIDL: kept on the server for this session only"
-                    ),
+                    &format!("message={n} server gives no UIDL: cannot guard it across sessions"),
                 );
             }
-            return Ok(());
+            return Ok(quarantined);
         };
-        let w = &app.withheld;
         let r = if quarantined {
-            w.clear(&server, &user, &uidl)
+            app.withheld.clear(&key, &uidl)
         } else {
-            w.mark(&server, &user, &uidl)
+            app.withheld.mark(&key, &uidl, &self.core.ctx.server_addr)
         };
-        if let Err(e) = r {
-            self.core.ctx.log.event(
-                "withheld",
-                &format!("local: cannot record message={n} uidl={uidl}: {e}"),
-            );
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                self.core.ctx.log.event(
+                    "withheld",
+                    &format!("local: cannot record message={n} uidl={uidl}: {e}"),
+                );
+                // A stale marker only keeps a quarantined message on the server longer.
+                Ok(quarantined)
+            }
         }
-        Ok(())
     }
 
     /// Whether message `n` must stay on the server.
@@ -76,13 +79,12 @@ impl Pop3 {
             return Ok(true);
         }
         let app = self.core.ctx.app.clone();
-        let server = self.core.ctx.server_addr;
-        let user = self.mailbox_user();
-        if !app.withheld.any_for(&server, &user).unwrap_or(true) {
+        let key = self.mailbox();
+        if !app.withheld.any_for(&key).unwrap_or(true) {
             return Ok(false);
         }
         Ok(match self.uidl_of(n).await? {
-            Some(uidl) => app.withheld.contains(&server, &user, &uidl),
+            Some(uidl) => app.withheld.contains(&key, &uidl),
             None => false,
         })
     }

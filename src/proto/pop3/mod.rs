@@ -1,6 +1,7 @@
 //! POP3 (RFC 1939, 2449, 5034): the sans-IO codec and the driver on the session layer.
 pub mod codec;
 pub mod driver;
+pub mod listing;
 mod mailbox;
 mod retrieve;
 

@@ -7,10 +7,12 @@ use crate::message::mime;
 use crate::scan::policy;
 use crate::session::Conn;
 use crate::session::deliver::{self, Framing, Scratch};
-use crate::session::hold::{Comfort, Hold, Judgement};
+use crate::session::hold::{Comfort, Hold, Judgement, Problem};
 
 use super::codec::{self, Command, Status, Stuffer, Verb};
 use super::driver::Pop3;
+
+const TEMPORARY: &[u8] = b"-ERR [SYS/TEMP] portcullis: this message cannot be handled safely now; it stays on the server, try again later\r\n";
 
 /// Comforts a client waiting for a held message with bytes that are valid whatever the
 /// verdict: the status line, then header lines of our own. Never original content.
@@ -36,6 +38,8 @@ impl Comfort for Progress<'_> {
 
 /// How a held message will be sent.
 enum Delivery {
+    /// Not at all: the client gets a temporary error and the message stays on the server.
+    Refused,
     /// New header block, then the original from `body_offset`.
     Edited { head: Vec<u8>, body_offset: u64 },
     /// A complete replacement.
@@ -92,12 +96,24 @@ impl Pop3 {
         self.core.ctx.scan_notes(&which, &judged.notes);
         let delivery = self.decide(n, is_top, &mut hold, &judged).await?;
         scratch.out.clear();
+        if let Delivery::Refused = delivery {
+            if status_sent {
+                // The client already has a positive status line: it can only be left
+                // without the end of the answer, never with a notice.
+                return Err(ProxyError::Io {
+                    side: Side::Local,
+                    source: std::io::Error::other("the message could not be kept safely"),
+                });
+            }
+            return self.send_client(TEMPORARY).await;
+        }
         if !status_sent {
             let total = match &delivery {
                 Delivery::Notice(m) => m.len() as u64,
                 Delivery::Edited { head, body_offset } => {
                     head.len() as u64 + hold.spool.len() - body_offset
                 }
+                Delivery::Refused => 0,
             };
             scratch
                 .out
@@ -113,6 +129,7 @@ impl Pop3 {
                 scratch.out.clear();
                 r
             }
+            Delivery::Refused => Ok(()),
             Delivery::Edited { head, body_offset } => {
                 let framing = Framing::Dotted(stuffer);
                 deliver::send_message(
@@ -138,62 +155,84 @@ impl Pop3 {
     ) -> Result<Delivery, ProxyError> {
         let app = self.core.ctx.app.clone();
         let cfg = &app.cfg;
-        let ctx = &mut self.core.ctx;
         let verdict = &judged.verdict;
         let mut action = policy::download_action(&cfg.policy.download, verdict);
         if !judged.held {
             // Not held whole: can be neither delivered nor kept; the original stays put.
             action = DownloadAction::Replace;
         }
-        ctx.messages += 1;
+        self.core.ctx.messages += 1;
         *self.verdicts.entry(verdict.kind()).or_insert(0) += 1;
         let head = hold
             .spool
             .head(cfg.limits.max_header_bytes)
             .map_err(ProxyError::io(Side::Local))?;
-        let scan_header = ctx.scan_header(verdict, &judged.engines);
-        let mut quarantine_note = String::new();
-        let delivery = match action {
-            DownloadAction::Replace => {
-                let sum = mime::summary(&head);
-                let qid = if !judged.held || is_top {
-                    None
-                } else {
-                    ctx.quarantine(&mut hold.spool, &sum, verdict)
-                };
-                quarantine_note = match &qid {
-                    Some(q) => format!(" quarantine={q}"),
-                    None if is_top => {
-                        " quarantine=none (TOP shows part of the message; original kept on server)"
-                            .into()
-                    }
-                    None => " quarantine=none (original kept on server)".into(),
-                };
-                let notice = ctx.notice(&head, sum, verdict, qid.as_ref(), &scan_header);
-                self.remember_withheld(n, qid.is_some()).await?;
-                // A replaced message stays guarded; a later full RETR may quarantine it.
-                if !matches!(self.replaced.get(&n), Some(Some(_))) {
-                    self.replaced.insert(n, qid);
-                }
-                Delivery::Notice(notice)
-            }
-            DownloadAction::Pass | DownloadAction::Tag => {
-                let tag = action == DownloadAction::Tag;
-                let (head, body_offset) = ctx.delivered_head(&head, verdict, &judged.engines, tag);
-                Delivery::Edited { head, body_offset }
-            }
+        let (delivery, note) = if matches!(hold.problem(), Some(Problem::Spool(_))) {
+            // A local failure says nothing about the message: no notice, try again later.
+            (
+                Delivery::Refused,
+                " refused: the message could not be held".into(),
+            )
+        } else if action == DownloadAction::Replace {
+            self.replace(n, is_top, hold, &head, judged).await?
+        } else {
+            let tag = action == DownloadAction::Tag;
+            let (head, body_offset) =
+                self.core
+                    .ctx
+                    .delivered_head(&head, verdict, &judged.engines, tag);
+            (Delivery::Edited { head, body_offset }, String::new())
         };
         let uidl = self.uidls.get(&n).cloned().unwrap_or_else(|| "-".into());
         self.core.ctx.log.event(
             "message",
             &format!(
-                "command={} number={n} uidl={uidl} size={} verdict=\"{verdict}\" action={action:?} scan_ms={}{quarantine_note}",
+                "command={} number={n} uidl={uidl} size={} verdict=\"{verdict}\" action={action:?} scan_ms={}{note}",
                 if is_top { "TOP" } else { "RETR" },
                 hold.spool.len(),
                 judged.elapsed.as_millis()
             ),
         );
         Ok(delivery)
+    }
+
+    /// A notice in place of the message, once the original is safe: quarantined, or
+    /// guarded on the server by a durable withheld marker. If neither can be done the
+    /// client gets a temporary error instead, and the mail stays where it is.
+    async fn replace(
+        &mut self,
+        n: u32,
+        is_top: bool,
+        hold: &mut Hold<'_>,
+        head: &[u8],
+        judged: &Judgement,
+    ) -> Result<(Delivery, String), ProxyError> {
+        let ctx = &mut self.core.ctx;
+        let verdict = &judged.verdict;
+        let sum = mime::summary(head);
+        let qid = if !judged.held || is_top {
+            None
+        } else {
+            ctx.quarantine(&mut hold.spool, &sum, verdict)
+        };
+        let scan_header = ctx.scan_header(verdict, &judged.engines);
+        let notice = ctx.notice(head, sum, verdict, qid.as_ref(), &scan_header);
+        if !self.guard_replaced(n, qid.is_some()).await? {
+            let note = " refused: the original could be neither quarantined nor marked withheld";
+            return Ok((Delivery::Refused, note.into()));
+        }
+        let note = match &qid {
+            Some(q) => format!(" quarantine={q}"),
+            None if is_top => {
+                " quarantine=none (TOP shows part of the message; original kept on server)".into()
+            }
+            None => " quarantine=none (original kept on server)".into(),
+        };
+        // A replaced message stays guarded; a later full RETR may quarantine it.
+        if !matches!(self.replaced.get(&n), Some(Some(_))) {
+            self.replaced.insert(n, qid);
+        }
+        Ok((Delivery::Notice(notice), note))
     }
 }
 

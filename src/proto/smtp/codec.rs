@@ -1,6 +1,6 @@
 //! SMTP commands, replies and the EHLO keyword allow-list, without I/O.
 use crate::proto::lines::trim_eol;
-use crate::proto::sasl::LoginAnswer;
+use crate::proto::sasl::{self, LoginAnswer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -122,6 +122,12 @@ impl Reply {
         for i in 0..n {
             let sep = if i + 1 == n { ' ' } else { '-' };
             let text = self.lines.get(i).map(String::as_str).unwrap_or("");
+            // A bare CR or other control character inside a line could end it early for
+            // some clients, and make the rest read as another reply.
+            let text: String = text
+                .chars()
+                .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+                .collect();
             out.extend_from_slice(format!("{}{sep}{text}\r\n", self.code).as_bytes());
         }
         out
@@ -259,7 +265,13 @@ pub fn filter_ehlo(reply: &Reply, own_max: u64, allow_starttls: bool) -> (Reply,
             }
             "ENHANCEDSTATUSCODES" | "DSN" => lines.push(kw),
             "CHUNKING" => ext.chunking = true,
-            "AUTH" => lines.push(l.clone()),
+            "AUTH" => {
+                // Only mechanisms whose user portcullis reads (lockout, per-user limits).
+                let mechs: Vec<&str> = words.filter(|m| sasl::attributable(m)).collect();
+                if !mechs.is_empty() {
+                    lines.push(format!("AUTH {}", mechs.join(" ")));
+                }
+            }
             _ => {}
         }
     }
@@ -373,5 +385,21 @@ mod tests {
         let (f, ext) = filter_ehlo(&r, 100_000_000, true);
         assert!(f.lines.contains(&"STARTTLS".to_string()) && ext.starttls);
         assert!(f.lines.contains(&"SIZE 52428800".to_string()));
+    }
+
+    #[test]
+    fn ehlo_offers_only_mechanisms_whose_user_is_read() {
+        let r = reply_of(b"250-mx.test\r\n250 AUTH CRAM-MD5 PLAIN SCRAM-SHA-256-PLUS LOGIN\r\n");
+        let (f, _) = filter_ehlo(&r, 1000, false);
+        assert!(f.lines.contains(&"AUTH PLAIN LOGIN".to_string()), "{f:?}");
+        let r = reply_of(b"250-mx.test\r\n250 AUTH CRAM-MD5 DIGEST-MD5\r\n");
+        let (f, _) = filter_ehlo(&r, 1000, false);
+        assert!(!f.lines.iter().any(|l| l.starts_with("AUTH")), "{f:?}");
+    }
+
+    #[test]
+    fn reply_lines_never_carry_a_bare_cr() {
+        let r = Reply::new(250, "ok\r354 fake");
+        assert_eq!(r.encode(), b"250 ok 354 fake\r\n");
     }
 }

@@ -5,6 +5,7 @@
 use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
 use crate::proto::lines::trim_eol;
+use crate::proto::sasl;
 use crate::session::login::SaslUser;
 use crate::session::{Core, Driver, Flow};
 
@@ -228,6 +229,17 @@ impl Smtp {
         const LOCKED: &str = "4.7.0 portcullis: too many failed logins, try again later";
         let mut words = cmd.args.split_whitespace();
         let mech = words.next().unwrap_or("");
+        if !sasl::attributable(mech) {
+            self.core.ctx.log.event(
+                "login",
+                &format!("refused mechanism={mech}: its user cannot be read"),
+            );
+            let r = Reply::new(
+                504,
+                "5.5.4 portcullis: authentication mechanism not available here",
+            );
+            return self.reply_client(&r).await;
+        }
         let mut sasl = SaslUser::start(mech, words.next().map(str::as_bytes));
         if self.core.ctx.login_blocked(sasl.user.as_deref()) {
             return self.reply_client(&Reply::new(454, LOCKED)).await;

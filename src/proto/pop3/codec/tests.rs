@@ -246,15 +246,6 @@ fn the_same_session_split_at_every_boundary_decodes_the_same() {
     assert_eq!(decode(&bytes, COMMANDS), whole, "one byte at a time");
 }
 
-#[test]
-fn capa_filter() {
-    assert!(capa_allowed(b"UIDL\r\n", false));
-    assert!(capa_allowed(b"SASL PLAIN LOGIN\r\n", false));
-    assert!(!capa_allowed(b"STLS\r\n", false));
-    assert!(capa_allowed(b"STLS\r\n", true));
-    assert!(!capa_allowed(b"X-UNKNOWN\r\n", true));
-}
-
 mod prop {
     use super::*;
     use proptest::prelude::*;
