@@ -4,6 +4,10 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::error::{at_least_one, seconds};
 
+/// Longest shutdown drain accepted: an hour is already far past any service manager's
+/// patience (systemd waits 90 s by default before it kills).
+pub const MAX_SHUTDOWN_DRAIN_SECS: u64 = 3600;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -28,6 +32,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Longest multi-line listing (CAPA, LIST, UIDL) relayed, in bytes.
     pub max_listing_bytes: u64,
+    /// On SIGTERM, how long open sessions get to finish the message in flight before the
+    /// process exits.
+    pub shutdown_drain_secs: u64,
 }
 
 impl Default for Limits {
@@ -44,6 +51,7 @@ impl Default for Limits {
             keepalive_secs: 10,
             max_header_bytes: 256 * 1024,
             max_listing_bytes: 16 * 1024 * 1024,
+            shutdown_drain_secs: 30,
         }
     }
 }
@@ -97,6 +105,15 @@ impl Limits {
                 "limits.keepalive_secs",
                 self.keepalive_secs.to_string(),
                 "must be shorter than limits.server_timeout_secs",
+            );
+        }
+        if !(1..=MAX_SHUTDOWN_DRAIN_SECS).contains(&self.shutdown_drain_secs) {
+            bad(
+                "limits.shutdown_drain_secs",
+                self.shutdown_drain_secs.to_string(),
+                &format!(
+                    "must be between 1 and {MAX_SHUTDOWN_DRAIN_SECS} (sessions get this long to finish the message in flight on SIGTERM)"
+                ),
             );
         }
     }
@@ -170,5 +187,28 @@ mod tests {
                 "limits.keepalive_secs"
             ]
         );
+    }
+
+    #[test]
+    fn shutdown_drain_is_bounded() {
+        assert_eq!(Limits::default().shutdown_drain_secs, 30);
+        for ok in [1, MAX_SHUTDOWN_DRAIN_SECS] {
+            let l = Limits {
+                shutdown_drain_secs: ok,
+                ..Limits::default()
+            };
+            assert_eq!(errors(&l), vec![], "{ok}");
+        }
+        for bad in [0, MAX_SHUTDOWN_DRAIN_SECS + 1] {
+            let l = Limits {
+                shutdown_drain_secs: bad,
+                ..Limits::default()
+            };
+            let e = errors(&l);
+            assert_eq!(e.len(), 1, "{bad}: {e:?}");
+            assert_eq!(e[0].key, "limits.shutdown_drain_secs");
+            assert_eq!(e[0].value, bad.to_string());
+            assert!(e[0].fix.contains("between 1 and 3600"), "{e:?}");
+        }
     }
 }

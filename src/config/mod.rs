@@ -27,7 +27,7 @@ pub use abuse::{Abuse, Alert, Lockout, RateRule, RateScope, RateWhat};
 pub use builtin::Builtin;
 pub use error::{ConfigError, MAX_SECS};
 pub use general::{General, LogFormat};
-pub use limits::Limits;
+pub use limits::{Limits, MAX_SHUTDOWN_DRAIN_SECS};
 pub use listener::{Listener, Protocol, StartTls};
 pub use nft::Nft;
 pub use policy::{DownloadAction, DownloadPolicy, Policy, SubmissionPolicy, SubmitAction};

@@ -26,15 +26,36 @@ fn example_config_parses() {
         "the example shows the defaults"
     );
     assert_eq!(cfg.policy.download.infected, DownloadAction::Replace);
+    assert_eq!(
+        cfg.limits.shutdown_drain_secs,
+        Limits::default().shutdown_drain_secs,
+        "the example shows the default drain"
+    );
 }
 
 #[test]
 fn minimal_config_gets_documented_defaults() {
     let cfg = Config::parse(POP3_LISTENER).unwrap();
     assert_eq!(cfg.limits.max_connections, 1024);
+    assert_eq!(cfg.limits.shutdown_drain_secs, 30);
     assert_eq!(cfg.scan.engines, vec![Engine::Builtin]);
     assert_eq!(cfg.listeners[0].starttls, StartTls::Passthrough);
     assert_eq!(cfg.policy.download.failed, DownloadAction::Replace);
+}
+
+#[test]
+fn shutdown_drain_is_read_and_checked() {
+    let cfg = Config::parse(&format!(
+        "[limits]\nshutdown_drain_secs = 5\n{POP3_LISTENER}"
+    ))
+    .unwrap();
+    assert_eq!(cfg.limits.shutdown_drain_secs, 5);
+    let e = errors_of(&format!(
+        "[limits]\nshutdown_drain_secs = 0\n{POP3_LISTENER}"
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].key, "limits.shutdown_drain_secs");
+    assert_eq!(e[0].value, "0");
 }
 
 #[test]
