@@ -104,10 +104,24 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// `load`, then the paths the config names (`Config::check_files`): for `check` and `run`.
+fn load_checked(path: &Path) -> Result<Config, ExitCode> {
+    let cfg = load(path)?;
+    let errs = cfg.check_files();
+    if errs.is_empty() {
+        return Ok(cfg);
+    }
+    eprintln!("{}: {} problem(s):", path.display(), errs.len());
+    for e in errs {
+        eprintln!("  {e}");
+    }
+    Err(ExitCode::from(2))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { config } => match load(&config) {
+        Cmd::Check { config } => match load_checked(&config) {
             Ok(cfg) => match Pipeline::new(&cfg.scan) {
                 Ok(_) => {
                     println!(
@@ -128,7 +142,7 @@ fn main() -> ExitCode {
             },
             Err(c) => c,
         },
-        Cmd::Run { config } => match load(&config) {
+        Cmd::Run { config } => match load_checked(&config) {
             Ok(cfg) => run(cfg),
             Err(c) => c,
         },

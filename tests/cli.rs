@@ -59,3 +59,47 @@ fn nft_print_matches_the_shipped_ruleset() {
         std::fs::read_to_string("nft-rules/portcullis.nft").unwrap()
     );
 }
+
+#[test]
+fn check_and_run_look_at_the_paths_the_config_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("paths.toml");
+    let d = dir.path().display();
+    std::fs::write(
+        &p,
+        format!(
+            "[general]\nsession_log_dir = \"{d}/new/sessions\"\nspool_dir = \"{d}/paths.toml/spool\"\n\
+             [quarantine]\ndir = \"{d}/new/quarantine\"\n\
+             [scan.builtin]\nsignature_dir = \"{d}/no-signatures\"\n\
+             [policy]\nnotice_template = \"{d}/no-notice.txt\"\n\
+             [[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n"
+        ),
+    )
+    .unwrap();
+    for cmd in ["check", "run"] {
+        let out = portcullis(&[cmd, "--config", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("3 problem(s)"), "{cmd}: {err}");
+        assert!(
+            err.contains(&format!(
+                "general.spool_dir = {d}/paths.toml/spool: cannot be created"
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "scan.builtin.signature_dir = {d}/no-signatures: must be an existing directory"
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "policy.notice_template = {d}/no-notice.txt: must be an existing readable"
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("session_log_dir"), "creatable: {err}");
+        assert!(!dir.path().join("new").exists(), "{cmd} created nothing");
+    }
+}
