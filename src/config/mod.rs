@@ -18,6 +18,7 @@ mod limits;
 mod listener;
 mod nft;
 mod policy;
+mod pop3;
 mod quarantine;
 mod scan;
 mod smtp;
@@ -31,6 +32,7 @@ pub use limits::{Limits, MAX_SHUTDOWN_DRAIN_SECS};
 pub use listener::{Listener, Protocol, StartTls};
 pub use nft::Nft;
 pub use policy::{DownloadAction, DownloadPolicy, Policy, SubmissionPolicy, SubmitAction};
+pub use pop3::Pop3;
 pub use quarantine::QuarantineCfg;
 pub use scan::{Clamd, Engine, Scan, Spamd};
 pub use smtp::{BareLineEndings, Smtp};
@@ -53,6 +55,8 @@ pub struct Config {
     pub nft: Nft,
     #[serde(default)]
     pub smtp: Smtp,
+    #[serde(default)]
+    pub pop3: Pop3,
     #[serde(default)]
     pub abuse: Abuse,
     #[serde(default, rename = "listener")]
@@ -96,6 +100,7 @@ impl Config {
         self.quarantine.validate(&mut errors);
         self.nft.validate(&mut errors);
         self.smtp.validate(&mut errors);
+        self.pop3.validate(&mut errors);
         self.abuse.validate(&mut errors);
         Listener::validate_all(&self.listeners, &mut errors);
         errors

@@ -13,6 +13,7 @@ use crate::session::{Core, Driver, Flow};
 
 use super::codec::{self, Command, CommandError, ResponseDecoder, Status, Verb};
 use super::listing::{self, BadLine, Line};
+use super::lookahead::LookAhead;
 
 pub(super) const LOCKED_OUT: &[u8] =
     b"-ERR [SYS/TEMP] portcullis: too many failed logins, try again later\r\n";
@@ -32,6 +33,7 @@ pub struct Pop3 {
     /// means the original is not safely stored and must stay on the server.
     pub(super) replaced: HashMap<u32, Option<QuarantineId>>,
     pub(super) verdicts: BTreeMap<&'static str, u64>,
+    pub(super) ahead: LookAhead,
 }
 
 impl Driver for Pop3 {
@@ -49,6 +51,7 @@ impl Driver for Pop3 {
             sizes: HashMap::new(),
             replaced: HashMap::new(),
             verdicts: BTreeMap::new(),
+            ahead: LookAhead::default(),
         }
     }
 
@@ -74,7 +77,11 @@ impl Driver for Pop3 {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        format!("verdicts=[{}]", counts.join(","))
+        format!(
+            "verdicts=[{}] lookahead_served={}",
+            counts.join(","),
+            self.ahead.served
+        )
     }
 
     fn discard_server_pending(&mut self) -> usize {
@@ -120,6 +127,7 @@ impl Pop3 {
 
     /// Reads a status line and insists it is one.
     pub(super) async fn server_status(&mut self) -> Result<(Status, Vec<u8>), ProxyError> {
+        self.settle().await?;
         let line = self.server_line().await?;
         match codec::parse_status(&line) {
             Some(st) => Ok((st, listing::clean_status(&line))),
@@ -146,7 +154,7 @@ impl Pop3 {
             return Ok(Flow::End("server refused the session"));
         }
         loop {
-            let Some(line) = self.core.command().await? else {
+            let Some(line) = self.next_command().await? else {
                 return Ok(Flow::End(
                     "client disconnected without QUIT (no QUIT sent upstream)",
                 ));
@@ -154,6 +162,7 @@ impl Pop3 {
             let Some(cmd) = self.parsed(&line).await? else {
                 continue;
             };
+            self.client_goes_to(&cmd);
             match cmd.verb {
                 Verb::Quit => {
                     let (_, resp) = self.ask(&line).await?;
@@ -272,8 +281,10 @@ impl Pop3 {
                     }
                     Ok(Line::Drop) => continue,
                     Ok(Line::Keep(l)) => {
-                        if let Verb::Uidl | Verb::List = verb {
-                            self.note_listing(verb, &l, false);
+                        match verb {
+                            Verb::Uidl | Verb::List => self.note_listing(verb, &l, false),
+                            Verb::Capa => self.ahead.note_capability(&l),
+                            _ => {}
                         }
                         out.extend_from_slice(&l);
                     }

@@ -2,6 +2,8 @@
 pub mod codec;
 pub mod driver;
 pub mod listing;
+mod ahead;
+mod lookahead;
 mod mailbox;
 mod retrieve;
 

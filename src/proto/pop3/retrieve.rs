@@ -52,7 +52,11 @@ impl Pop3 {
         let mut scratch = std::mem::take(&mut self.core.scratch);
         let r = self.retrieve_with(cmd, line, &mut scratch).await;
         self.core.scratch = scratch;
-        r
+        r?;
+        match cmd.verb {
+            Verb::Retr => self.look_ahead(cmd.msg_number().unwrap_or(0)).await,
+            _ => Ok(()),
+        }
     }
 
     async fn retrieve_with(
@@ -63,13 +67,33 @@ impl Pop3 {
     ) -> Result<(), ProxyError> {
         let n = cmd.msg_number().unwrap_or(0);
         let is_top = cmd.verb == Verb::Top;
-        let (st, status) = self.ask(line).await?;
-        if st != Status::Ok {
-            return self.send_client(&status).await;
-        }
         // A size from a LIST the client made stands in for a status line without one.
         let listed = (!is_top).then(|| self.sizes.get(&n).copied()).flatten();
-        let announced = codec::octets(&status).or(listed);
+        if !is_top && self.ahead.in_flight(n) {
+            self.settle().await?;
+        }
+        let copy = if is_top {
+            None
+        } else {
+            self.ahead.take(n, listed)
+        };
+        let (status, announced) = match &copy {
+            Some(data) => {
+                // The client's RETR still reaches the server, for its own effect.
+                self.send_server(line).await?;
+                let size = data.len() as u64;
+                self.ahead.served_from_copy(n, size);
+                (format!("+OK {size} octets\r\n").into_bytes(), Some(size))
+            }
+            None => {
+                let (st, status) = self.ask(line).await?;
+                if st != Status::Ok {
+                    return self.send_client(&status).await;
+                }
+                let announced = codec::octets(&status).or(listed);
+                (status, announced)
+            }
+        };
         let app = self.core.ctx.app.clone();
         let mut hold = Hold::begin(&app, app.cfg.limits.max_message_bytes, announced).await;
         let mut progress = Progress {
@@ -77,15 +101,14 @@ impl Pop3 {
             status_sent: false,
             stuffer: Stuffer::default(),
         };
-        receive(
-            &mut self.core.server,
-            &mut self.sdec,
-            &mut hold,
-            &mut progress,
-            scratch,
-            announced.filter(|_| !is_top),
-        )
-        .await?;
+        match copy {
+            Some(data) => hold.take(&data).await,
+            None => {
+                let owed = announced.filter(|_| !is_top);
+                receive(&mut self.core.server, &mut self.sdec, &mut hold, &mut progress, scratch, owed)
+                    .await?
+            }
+        }
         let judged = hold.judge(&mut progress).await?;
         let Progress {
             status_sent,
