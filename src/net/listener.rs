@@ -51,6 +51,18 @@ pub struct Caps {
     per_client: Mutex<HashMap<IpAddr, usize>>,
 }
 
+/// Whom the per-client cap counts: an IPv4 address, or an IPv6 /64 (one host is
+/// usually given a whole /64 and can pick any address in it).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
 /// One admitted connection's share of the caps, given back when dropped.
 pub struct Admission {
     _permit: OwnedSemaphorePermit,
@@ -86,6 +98,7 @@ impl Caps {
 
     /// Admits a connection from `ip`, or says which cap is full.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, &'static str> {
+        let ip = client_key(ip);
         let permit = self
             .connections
             .clone()
@@ -186,4 +199,25 @@ fn refuse(mut stream: TcpStream, reply: &'static [u8]) {
     tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(reply)).await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_per_client_cap_counts_an_ipv6_slash_64_as_one_client() {
+        let caps = Caps::new(10, 2);
+        let a = caps.admit("2001:db8:1:1::2".parse().unwrap()).unwrap();
+        let _b = caps.admit("2001:db8:1:1::ffff:3".parse().unwrap()).unwrap();
+        assert_eq!(
+            caps.admit("2001:db8:1:1:abcd::9".parse().unwrap()).err(),
+            Some("limits.max_connections_per_client")
+        );
+        let _other = caps.admit("2001:db8:1:2::2".parse().unwrap()).unwrap();
+        let _v4 = caps.admit("198.18.1.2".parse().unwrap()).unwrap();
+        assert_eq!(caps.open(), 4);
+        drop(a);
+        assert!(caps.admit("2001:db8:1:1::7".parse().unwrap()).is_ok());
+    }
 }
