@@ -53,7 +53,8 @@ fn seen(t: &Topology) -> usize {
             d.filter(|e| {
                 let name = e.as_ref().unwrap().file_name();
                 let name = name.to_string_lossy();
-                name.rsplit_once(":2,").is_some_and(|(_, f)| f.contains('S'))
+                name.rsplit_once(":2,")
+                    .is_some_and(|(_, f)| f.contains('S'))
             })
             .count()
         })
@@ -93,7 +94,10 @@ fn sequential_downloads_are_served_ahead_and_unretrieved_messages_stay_unread() 
     // of 6..8 changed nothing.
     assert_eq!(seen(&t), 5, "only the retrieved messages are \\Seen");
     let dlog = fs::read_to_string(t.path("dovecot/dovecot.log")).unwrap();
-    assert!(dlog.contains("top=7/"), "messages 2 to 8 fetched ahead with TOP: {dlog}");
+    assert!(
+        dlog.contains("top=7/"),
+        "messages 2 to 8 fetched ahead with TOP: {dlog}"
+    );
 }
 
 #[test]

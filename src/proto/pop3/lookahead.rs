@@ -104,7 +104,9 @@ impl LookAhead {
             .owed
             .iter()
             .map(|o| match o {
-                Owed::Top { size, keep: true, .. } => *size,
+                Owed::Top {
+                    size, keep: true, ..
+                } => *size,
                 _ => 0,
             })
             .sum();
@@ -265,7 +267,10 @@ mod tests {
     fn plans_the_next_messages_within_depth_and_budget() {
         let mut la = LookAhead::default();
         let cmds = la.plan(1, sizes, B);
-        assert_eq!(cmds, b"TOP 2 2147483647\r\nTOP 3 2147483647\r\nTOP 4 2147483647\r\n");
+        assert_eq!(
+            cmds,
+            b"TOP 2 2147483647\r\nTOP 3 2147483647\r\nTOP 4 2147483647\r\n"
+        );
         assert!(la.has(2) && la.in_flight(4) && !la.has(5));
         // Message 5 is too big to fetch ahead: the plan stops there.
         let mut la = LookAhead::default();
@@ -293,12 +298,20 @@ mod tests {
         let notes = feed(&mut la, &mut dec, wire);
         assert!(la.settled());
         assert_eq!(notes.len(), 1, "{notes:?}");
-        assert_eq!(dec.line().unwrap().unwrap(), b"+OK next\r\n", "the next answer stays");
+        assert_eq!(
+            dec.line().unwrap().unwrap(),
+            b"+OK next\r\n",
+            "the next answer stays"
+        );
         assert_eq!(la.take(2, Some(6)), Some(b".dot\r\n".to_vec()));
         assert_eq!(la.take(3, Some(6)), None);
         la.plan(5, |_| Some(3), Budget { depth: 1, ..B });
         feed(&mut la, &mut dec, b"+OK\r\nab\r\n.\r\n");
-        assert_eq!(la.take(6, Some(3)), None, "4 bytes arrived where LIST said 3");
+        assert_eq!(
+            la.take(6, Some(3)),
+            None,
+            "4 bytes arrived where LIST said 3"
+        );
     }
 
     #[test]
@@ -311,7 +324,11 @@ mod tests {
         let notes = feed(&mut la, &mut dec, b"+OK\r\nxyz\r\n.\r\n+OK\r\nab\r\n.\r\n");
         assert!(la.settled());
         assert_eq!(la.take(2, Some(5)), None, "forgotten");
-        assert_eq!(notes.len(), 1, "4 bytes drained where 3 were served: {notes:?}");
+        assert_eq!(
+            notes.len(),
+            1,
+            "4 bytes drained where 3 were served: {notes:?}"
+        );
         assert_eq!(la.served, 1);
     }
 }

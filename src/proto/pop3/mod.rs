@@ -1,8 +1,8 @@
 //! POP3 (RFC 1939, 2449, 5034): the sans-IO codec and the driver on the session layer.
+mod ahead;
 pub mod codec;
 pub mod driver;
 pub mod listing;
-mod ahead;
 mod lookahead;
 mod mailbox;
 mod retrieve;

@@ -36,6 +36,13 @@ impl Comfort for Progress<'_> {
     }
 }
 
+/// What the server (or the copy fetched ahead) answered to RETR or TOP.
+struct Answer {
+    status: Vec<u8>,
+    announced: Option<u64>,
+    copy: Option<Vec<u8>>,
+}
+
 /// How a held message will be sent.
 enum Delivery {
     /// Not at all: the client gets a temporary error and the message stays on the server.
@@ -67,32 +74,13 @@ impl Pop3 {
     ) -> Result<(), ProxyError> {
         let n = cmd.msg_number().unwrap_or(0);
         let is_top = cmd.verb == Verb::Top;
-        // A size from a LIST the client made stands in for a status line without one.
-        let listed = (!is_top).then(|| self.sizes.get(&n).copied()).flatten();
-        if !is_top && self.ahead.in_flight(n) {
-            self.settle().await?;
-        }
-        let copy = if is_top {
-            None
-        } else {
-            self.ahead.take(n, listed)
-        };
-        let (status, announced) = match &copy {
-            Some(data) => {
-                // The client's RETR still reaches the server, for its own effect.
-                self.send_server(line).await?;
-                let size = data.len() as u64;
-                self.ahead.served_from_copy(n, size);
-                (format!("+OK {size} octets\r\n").into_bytes(), Some(size))
-            }
-            None => {
-                let (st, status) = self.ask(line).await?;
-                if st != Status::Ok {
-                    return self.send_client(&status).await;
-                }
-                let announced = codec::octets(&status).or(listed);
-                (status, announced)
-            }
+        let Some(Answer {
+            status,
+            announced,
+            copy,
+        }) = self.answer(n, is_top, line).await?
+        else {
+            return Ok(());
         };
         let app = self.core.ctx.app.clone();
         let mut hold = Hold::begin(&app, app.cfg.limits.max_message_bytes, announced).await;
@@ -105,8 +93,8 @@ impl Pop3 {
             Some(data) => hold.take(&data).await,
             None => {
                 let owed = announced.filter(|_| !is_top);
-                receive(&mut self.core.server, &mut self.sdec, &mut hold, &mut progress, scratch, owed)
-                    .await?
+                let (server, sdec) = (&mut self.core.server, &mut self.sdec);
+                receive(server, sdec, &mut hold, &mut progress, scratch, owed).await?
             }
         }
         let judged = hold.judge(&mut progress).await?;
@@ -115,12 +103,65 @@ impl Pop3 {
             stuffer,
             ..
         } = progress;
-        let which = format!("message={n} ");
-        self.core.ctx.scan_notes(&which, &judged.notes);
+        self.core
+            .ctx
+            .scan_notes(&format!("message={n} "), &judged.notes);
         let delivery = self.decide(n, is_top, &mut hold, &judged).await?;
+        let early = status_sent.then_some(stuffer);
+        self.send_delivery(delivery, &status, early, &mut hold, scratch)
+            .await
+    }
+
+    /// The status of the server's answer (or of the copy fetched ahead), and the copy;
+    /// `None` when the server refused and the client has its answer.
+    async fn answer(
+        &mut self,
+        n: u32,
+        is_top: bool,
+        line: &[u8],
+    ) -> Result<Option<Answer>, ProxyError> {
+        // A size from a LIST the client made stands in for a status line without one.
+        let listed = (!is_top).then(|| self.sizes.get(&n).copied()).flatten();
+        if !is_top && self.ahead.in_flight(n) {
+            self.settle().await?;
+        }
+        if let Some(data) = (!is_top).then(|| self.ahead.take(n, listed)).flatten() {
+            // The client's RETR still reaches the server, for its own effect.
+            self.send_server(line).await?;
+            let size = data.len() as u64;
+            self.ahead.served_from_copy(n, size);
+            return Ok(Some(Answer {
+                status: format!("+OK {size} octets\r\n").into_bytes(),
+                announced: Some(size),
+                copy: Some(data),
+            }));
+        }
+        let (st, status) = self.ask(line).await?;
+        if st != Status::Ok {
+            self.send_client(&status).await?;
+            return Ok(None);
+        }
+        let announced = codec::octets(&status).or(listed);
+        Ok(Some(Answer {
+            status,
+            announced,
+            copy: None,
+        }))
+    }
+
+    /// Sends what was decided. `early` holds the stuffer when the status line (and our
+    /// progress lines) already went out while the message was held.
+    async fn send_delivery(
+        &mut self,
+        delivery: Delivery,
+        status: &[u8],
+        early: Option<Stuffer>,
+        hold: &mut Hold<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<(), ProxyError> {
         scratch.out.clear();
-        if let Delivery::Refused = delivery {
-            if status_sent {
+        let total = match &delivery {
+            Delivery::Refused if early.is_some() => {
                 // The client already has a positive status line: it can only be left
                 // without the end of the answer, never with a notice.
                 return Err(ProxyError::Io {
@@ -128,22 +169,27 @@ impl Pop3 {
                     source: std::io::Error::other("the message could not be kept safely"),
                 });
             }
-            return self.send_client(TEMPORARY).await;
-        }
-        if !status_sent {
-            let total = match &delivery {
-                Delivery::Notice(m) => m.len() as u64,
-                Delivery::Edited { head, body_offset } => {
-                    head.len() as u64 + hold.spool.len() - body_offset
-                }
-                Delivery::Refused => 0,
-            };
-            scratch
-                .out
-                .extend_from_slice(&codec::rewrite_octets(&status, total));
-        }
+            Delivery::Refused => return self.send_client(TEMPORARY).await,
+            Delivery::Notice(m) => m.len() as u64,
+            Delivery::Edited { head, body_offset } => {
+                head.len() as u64 + hold.spool.len() - body_offset
+            }
+        };
+        let stuffer = match early {
+            Some(s) => s,
+            None => {
+                let status = codec::rewrite_octets(status, total);
+                scratch.out.extend_from_slice(&status);
+                Stuffer::default()
+            }
+        };
         let client = &mut self.core.client;
         match delivery {
+            Delivery::Edited { head, body_offset } => {
+                let framing = Framing::Dotted(stuffer);
+                let spool = &mut hold.spool;
+                deliver::send_message(client, scratch, &head, spool, body_offset, framing).await
+            }
             Delivery::Notice(m) => {
                 let mut stuffer = stuffer;
                 stuffer.feed(&m, &mut scratch.out);
@@ -153,18 +199,6 @@ impl Pop3 {
                 r
             }
             Delivery::Refused => Ok(()),
-            Delivery::Edited { head, body_offset } => {
-                let framing = Framing::Dotted(stuffer);
-                deliver::send_message(
-                    client,
-                    scratch,
-                    &head,
-                    &mut hold.spool,
-                    body_offset,
-                    framing,
-                )
-                .await
-            }
         }
     }
 
