@@ -26,6 +26,8 @@ pub struct Config {
     pub smtp: Smtp,
     #[serde(default)]
     pub abuse: Abuse,
+    #[serde(default)]
+    pub tls: crate::tls::TlsCfg,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
 }
@@ -824,6 +826,7 @@ impl Config {
                 }
             }
         }
+        errs.extend(self.tls.validate(&self.listeners));
         errs
     }
 }

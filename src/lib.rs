@@ -18,4 +18,5 @@ pub mod proto;
 pub mod quarantine;
 pub mod scan;
 pub mod session_log;
+pub mod tls;
 pub mod withheld;

@@ -1,0 +1,126 @@
+//! The upstream certificate verifier: webpki (chain, validity, name) behind a refusal of any
+//! chain that involves portcullis's own CA, with every failure turned into a
+//! [`CertProblem`] that says which check failed.
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
+
+use super::upstream::CertProblem;
+use super::x509;
+
+/// What identifies portcullis's CAs (current and previous) in a presented chain.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnCa {
+    subjects: Vec<Vec<u8>>,
+    spkis: Vec<Vec<u8>>,
+}
+
+impl OwnCa {
+    pub(crate) fn new<'a>(certs: impl IntoIterator<Item = &'a CertificateDer<'a>>) -> OwnCa {
+        let mut own = OwnCa::default();
+        for c in certs {
+            if let Ok(p) = x509::parse(c) {
+                own.subjects.push(p.subject().as_raw().to_vec());
+                own.spkis.push(p.public_key().raw.to_vec());
+            }
+        }
+        own
+    }
+
+    /// The certificate is one of ours, carries our key, or names one of ours as issuer.
+    pub(crate) fn involved_in(&self, cert: &CertificateDer<'_>) -> bool {
+        let Ok(p) = x509::parse(cert) else {
+            return false;
+        };
+        self.spkis.iter().any(|k| k == p.public_key().raw)
+            || self.subjects.iter().any(|s| s == p.issuer().as_raw())
+            || self.subjects.iter().any(|s| s == p.subject().as_raw())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Verifier {
+    pub(crate) inner: Arc<WebPkiServerVerifier>,
+    pub(crate) own: OwnCa,
+}
+
+pub(crate) fn refuse(p: CertProblem) -> Error {
+    Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(p))))
+}
+
+fn self_signed(ee: &CertificateDer<'_>) -> bool {
+    x509::parse(ee).is_ok_and(|c| c.subject().as_raw() == c.issuer().as_raw())
+}
+
+/// Which check a webpki certificate error stands for.
+pub(crate) fn classify(e: &CertificateError, ee: &CertificateDer<'_>) -> CertProblem {
+    use CertificateError as C;
+    match e {
+        C::Expired | C::ExpiredContext { .. } => CertProblem::Expired,
+        C::NotValidYet | C::NotValidYetContext { .. } => CertProblem::NotYetValid,
+        C::NotValidForName => CertProblem::WrongName {
+            presented: Vec::new(),
+        },
+        C::NotValidForNameContext { presented, .. } => CertProblem::WrongName {
+            presented: presented.clone(),
+        },
+        C::UnknownIssuer if self_signed(ee) => CertProblem::SelfSigned,
+        C::UnknownIssuer => CertProblem::UnknownRoot,
+        C::Revoked => CertProblem::Revoked,
+        C::Other(o) => match o.0.downcast_ref::<CertProblem>() {
+            Some(p) => p.clone(),
+            None => CertProblem::Invalid(e.to_string()),
+        },
+        other if self_signed(ee) => CertProblem::SelfSignedInvalid(other.to_string()),
+        other => CertProblem::Invalid(other.to_string()),
+    }
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        if std::iter::once(end_entity)
+            .chain(intermediates)
+            .any(|c| self.own.involved_in(c))
+        {
+            return Err(refuse(CertProblem::SignedByPortcullisCa));
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| match e {
+                Error::InvalidCertificate(c) => refuse(classify(&c, end_entity)),
+                other => other,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
