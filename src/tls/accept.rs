@@ -202,8 +202,7 @@ mod flow;
 
 impl Interceptor {
     pub fn new(cfg: &TlsCfg, ca: Arc<Ca>) -> Result<Interceptor, UpstreamSetupError> {
-        let own: Vec<_> = ca.own_certs().cloned().collect();
-        let upstream = UpstreamTls::new(cfg, &own)?;
+        let upstream = UpstreamTls::new(cfg, ca.own_certs())?;
         let minter = Minter::new(ca, cfg);
         let refuse = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(VERSIONS)

@@ -230,9 +230,9 @@ pub struct UpstreamTls {
 impl UpstreamTls {
     /// `own` are portcullis's CA certificates ([`super::Ca::own_certs`]): removed from the
     /// trust anchors and refused anywhere in a chain.
-    pub fn new<'a>(
+    pub fn new<'a, 'b: 'a>(
         cfg: &TlsCfg,
-        own: impl IntoIterator<Item = &'a CertificateDer<'a>>,
+        own: impl IntoIterator<Item = &'a CertificateDer<'b>>,
     ) -> Result<UpstreamTls, UpstreamSetupError> {
         let own = OwnCa::new(own);
         let roots = roots(cfg, &own)?;

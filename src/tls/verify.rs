@@ -19,7 +19,9 @@ pub(crate) struct OwnCa {
 }
 
 impl OwnCa {
-    pub(crate) fn new<'a>(certs: impl IntoIterator<Item = &'a CertificateDer<'a>>) -> OwnCa {
+    pub(crate) fn new<'a, 'b: 'a>(
+        certs: impl IntoIterator<Item = &'a CertificateDer<'b>>,
+    ) -> OwnCa {
         let mut own = OwnCa::default();
         for c in certs {
             if let Ok(p) = x509::parse(c) {
@@ -122,5 +124,60 @@ impl ServerCertVerifier for Verifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use rcgen::{CertificateParams, KeyPair};
+    use rustls::RootCertStore;
+
+    use super::*;
+    use crate::tls::{Ca, TlsCfg, provider};
+
+    /// Even with portcullis's CA as a trust anchor (say, added to the system store), a chain
+    /// it signed is refused; the same verifier without the refusal would accept it.
+    #[test]
+    fn own_ca_is_refused_even_as_a_trust_anchor() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = TlsCfg {
+            ca_dir: d.path().join("ca"),
+            ..TlsCfg::default()
+        };
+        let ca = Ca::init(&cfg, "test", false).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec!["mail.test".to_string()]).unwrap();
+        p.not_before = (SystemTime::now() - Duration::from_secs(60)).into();
+        p.not_after = (SystemTime::now() + Duration::from_secs(86_400)).into();
+        let leaf = p.signed_by(&key, ca.issuer()).unwrap().der().clone();
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.cert_der().clone()).unwrap();
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .unwrap();
+        let name = ServerName::try_from("mail.test").unwrap();
+        let now = UnixTime::now();
+        let trusting = Verifier {
+            inner: inner.clone(),
+            own: OwnCa::default(),
+        };
+        assert!(
+            trusting
+                .verify_server_cert(&leaf, &[], &name, &[], now)
+                .is_ok()
+        );
+        let guarded = Verifier {
+            inner,
+            own: OwnCa::new(ca.own_certs()),
+        };
+        let err = guarded
+            .verify_server_cert(&leaf, &[], &name, &[], now)
+            .unwrap_err();
+        let Error::InvalidCertificate(c) = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(classify(&c, &leaf), CertProblem::SignedByPortcullisCa);
     }
 }
