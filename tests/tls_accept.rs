@@ -264,3 +264,46 @@ async fn bypassed_name_is_relayed_end_to_end_with_the_real_certificate() {
     talk(tls).await;
     relay.await.unwrap();
 }
+
+/// STARTTLS order: the upstream leg is verified before the client is told to start TLS,
+/// with the name from the map; the client's handshake then gets the leaf for that name.
+async fn starttls(p: &Proxy, upstream: SocketAddr, client_sni: &str) -> Result<(), AcceptError> {
+    let Decision::Intercept { name, source } = p.ic.decide(None, upstream) else {
+        panic!("the map names the destination");
+    };
+    assert_eq!(source, NameSource::Map);
+    let tcp = TcpStream::connect(upstream).await.unwrap();
+    let (mut up, verified) = p.ic.upstream().connect(tcp, name).await.expect("verified");
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let ca = p.ca_cert.clone();
+    let sni = client_sni.to_string();
+    let c = tokio::spawn(async move {
+        match client(addr, &ca, &sni, true).await {
+            Ok(tls) => talk(tls).await,
+            Err(e) => assert!(e.to_string().contains("alert"), "{e}"),
+        }
+    });
+    let (tcp, _) = l.accept().await.unwrap();
+    let r = p.ic.accept_verified(tcp, &verified).await;
+    if let Ok((mut tls, facts)) = r {
+        assert_eq!(facts.upstream.chain_sha256, verified.chain_sha256);
+        let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+        c.await.unwrap();
+        return Ok(());
+    }
+    c.await.unwrap();
+    r.map(|_| ())
+}
+
+#[tokio::test]
+async fn starttls_order_verifies_upstream_first_and_refuses_another_sni() {
+    let root = TestCa::new("Test Root");
+    let upstream = serve(&good(&root, NAME), "real server").await;
+    let p = proxy_with(root, |c| {
+        c.sni_map.insert(upstream.ip().to_string(), NAME.into());
+    });
+    starttls(&p, upstream, NAME).await.expect("intercepted");
+    let err = starttls(&p, upstream, "other.test").await.unwrap_err();
+    assert!(matches!(err, AcceptError::SniMismatch { .. }), "{err}");
+}
