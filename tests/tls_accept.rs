@@ -164,13 +164,14 @@ async fn failed_upstream_verification_fails_the_client_handshake() {
         let (client_err, accept_err) = refused(&p, &server).await;
         let AcceptError::Upstream {
             name,
-            error: UpstreamError::Certificate(problem),
+            error: UpstreamError::Certificate(why),
         } = &accept_err
         else {
             panic!("{kind}: {accept_err}");
         };
         assert_eq!(name, NAME);
-        assert_eq!(problem.kind(), kind);
+        assert_eq!(why.problem.kind(), kind);
+        assert!(accept_err.to_string().contains("sha256="), "{accept_err}");
         // The client got an alert instead of any certificate.
         let inner = client_err
             .get_ref()

@@ -62,7 +62,14 @@ async fn connect(
 async fn problem(up: &UpstreamTls, server: &Server, name: &str) -> CertProblem {
     let addr = serve(server, "up").await;
     match connect(up, addr, name).await {
-        Err(UpstreamError::Certificate(p)) => p,
+        Err(UpstreamError::Certificate(r)) => {
+            let c = r
+                .cert
+                .as_ref()
+                .expect("the refused certificate is reported");
+            assert_eq!(c.sha256, portcullis::tls::x509::sha256(&server.chain[0]));
+            r.problem
+        }
         Err(other) => panic!("expected a certificate problem, got {other}"),
         Ok(v) => panic!("verified what must fail: {v:?}"),
     }

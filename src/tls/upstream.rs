@@ -79,12 +79,39 @@ impl fmt::Display for CertProblem {
 
 impl std::error::Error for CertProblem {}
 
+/// A refused upstream certificate: why, and what it was (for the session log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub problem: CertProblem,
+    /// The server's own certificate, when it could be parsed.
+    pub cert: Option<CertSummary>,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.problem, self.problem.kind())?;
+        if let Some(c) = &self.cert {
+            write!(
+                f,
+                " subject=\"{}\" issuer=\"{}\" sha256={} not_after={}",
+                c.subject,
+                c.issuer,
+                x509::hex_colons(&c.sha256),
+                x509::rfc3339(c.not_after)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// Why the upstream leg could not be established. The session fails closed on each.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UpstreamError {
     /// The server's certificate failed verification.
-    Certificate(CertProblem),
+    Certificate(Box<Refused>),
     /// TLS failed for another reason (alert, no common parameters).
     Handshake(rustls::Error),
     Io(io::Error),
@@ -94,7 +121,7 @@ pub enum UpstreamError {
 impl UpstreamError {
     pub fn kind(&self) -> &'static str {
         match self {
-            UpstreamError::Certificate(p) => p.kind(),
+            UpstreamError::Certificate(r) => r.problem.kind(),
             UpstreamError::Handshake(_) => "handshake",
             UpstreamError::Io(_) => "io",
             UpstreamError::Timeout => "timeout",
@@ -121,8 +148,14 @@ fn from_io(e: io::Error) -> UpstreamError {
     };
     match r {
         rustls::Error::InvalidCertificate(c) => {
-            // The verifier only ever returns `Other(CertProblem)`; anything else is mapped here.
-            UpstreamError::Certificate(classify(c, &CertificateDer::from(&[][..])))
+            let refused = match c {
+                rustls::CertificateError::Other(o) => o.0.downcast_ref::<Refused>().cloned(),
+                _ => None,
+            };
+            UpstreamError::Certificate(Box::new(refused.unwrap_or_else(|| Refused {
+                problem: classify(c, &CertificateDer::from(&[][..])),
+                cert: None,
+            })))
         }
         other => UpstreamError::Handshake(other.clone()),
     }
@@ -170,7 +203,12 @@ impl VerifiedUpstream {
     }
 
     fn from_conn(name: ServerName<'static>, c: &ClientConnection) -> Result<Self, UpstreamError> {
-        let bad = |what: &str| UpstreamError::Certificate(CertProblem::Invalid(what.into()));
+        let bad = |what: &str| {
+            UpstreamError::Certificate(Box::new(Refused {
+                problem: CertProblem::Invalid(what.into()),
+                cert: None,
+            }))
+        };
         let chain = c.peer_certificates().ok_or_else(|| bad("no certificate"))?;
         let ee = chain.first().ok_or_else(|| bad("no certificate"))?;
         Ok(VerifiedUpstream {

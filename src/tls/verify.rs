@@ -8,7 +8,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 
-use super::upstream::CertProblem;
+use super::upstream::{CertProblem, Refused};
 use super::x509;
 
 /// What identifies portcullis's CAs (current and previous) in a presented chain.
@@ -49,8 +49,13 @@ pub(crate) struct Verifier {
     pub(crate) own: OwnCa,
 }
 
-pub(crate) fn refuse(p: CertProblem) -> Error {
-    Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(p))))
+/// The error a refused chain ends the handshake with: the reason and the server's certificate.
+pub(crate) fn refuse(problem: CertProblem, ee: &CertificateDer<'_>) -> Error {
+    let r = Refused {
+        problem,
+        cert: x509::summary(ee).ok(),
+    };
+    Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(r))))
 }
 
 fn self_signed(ee: &CertificateDer<'_>) -> bool {
@@ -72,8 +77,8 @@ pub(crate) fn classify(e: &CertificateError, ee: &CertificateDer<'_>) -> CertPro
         C::UnknownIssuer if self_signed(ee) => CertProblem::SelfSigned,
         C::UnknownIssuer => CertProblem::UnknownRoot,
         C::Revoked => CertProblem::Revoked,
-        C::Other(o) => match o.0.downcast_ref::<CertProblem>() {
-            Some(p) => p.clone(),
+        C::Other(o) => match o.0.downcast_ref::<Refused>() {
+            Some(r) => r.problem.clone(),
             None => CertProblem::Invalid(e.to_string()),
         },
         other if self_signed(ee) => CertProblem::SelfSignedInvalid(other.to_string()),
@@ -94,12 +99,12 @@ impl ServerCertVerifier for Verifier {
             .chain(intermediates)
             .any(|c| self.own.involved_in(c))
         {
-            return Err(refuse(CertProblem::SignedByPortcullisCa));
+            return Err(refuse(CertProblem::SignedByPortcullisCa, end_entity));
         }
         self.inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             .map_err(|e| match e {
-                Error::InvalidCertificate(c) => refuse(classify(&c, end_entity)),
+                Error::InvalidCertificate(c) => refuse(classify(&c, end_entity), end_entity),
                 other => other,
             })
     }
