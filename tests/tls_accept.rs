@@ -308,3 +308,26 @@ async fn starttls_order_verifies_upstream_first_and_refuses_another_sni() {
     let err = starttls(&p, upstream, "other.test").await.unwrap_err();
     assert!(matches!(err, AcceptError::SniMismatch { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn leaf_names_only_the_verified_name_whatever_the_upstream_certificate_lists() {
+    let p = proxy(|_| {});
+    let server = multi(&p.root, &["other.test", "*.test", NAME, "evil.example"]);
+    let upstream = serve(&server, "real server").await;
+    let (addr, task) = listen(p.ic.clone(), upstream).await;
+    let tls = client(addr, &p.ca_cert, NAME, true)
+        .await
+        .expect("handshake");
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    talk(tls).await;
+    assert!(matches!(task.await.unwrap(), Ok(Accepted::Intercepted(_))));
+    let c = portcullis::tls::x509::parse(&leaf).unwrap();
+    let san = c.subject_alternative_name().unwrap().unwrap();
+    let names: Vec<String> = san
+        .value
+        .general_names
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    assert_eq!(names, vec![format!("DNSName({NAME})")]);
+}

@@ -58,7 +58,12 @@ fn fixture() -> Fixture {
 }
 
 async fn s_client(f: &Fixture, addr: SocketAddr) -> (bool, String) {
+    s_client_with(f, addr, &[]).await
+}
+
+async fn s_client_with(f: &Fixture, addr: SocketAddr, extra: &[&str]) -> (bool, String) {
     let ca = f.dir.path().join("ca/ca.pem");
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("openssl")
             .args([
@@ -70,6 +75,7 @@ async fn s_client(f: &Fixture, addr: SocketAddr) -> (bool, String) {
             ])
             .args(["-verify_hostname", NAME, "-verify_return_error", "-CAfile"])
             .arg(ca)
+            .args(extra)
             .stdin(Stdio::null())
             .output()
             .expect("openssl")
@@ -145,4 +151,18 @@ async fn python_ssl_client_talks_through_the_interception() {
     );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines, ["+OK real server", "echo: STAT", "TLSv1.3"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_leg_speaks_tls_1_2_and_1_3_and_nothing_older() {
+    let f = fixture();
+    let upstream = serve(&good(&f.root, NAME), "real server").await;
+    let addr = intercept(&f, upstream).await;
+    let (ok, text) = s_client_with(&f, addr, &["-tls1_2"]).await;
+    assert!(ok && text.contains("TLSv1.2"), "{text}");
+    let (ok, text) = s_client_with(&f, addr, &["-tls1_3"]).await;
+    assert!(ok && text.contains("TLSv1.3"), "{text}");
+    let (ok, text) = s_client_with(&f, addr, &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]).await;
+    assert!(!ok, "{text}");
+    assert!(!text.contains("BEGIN CERTIFICATE"), "{text}");
 }

@@ -91,6 +91,22 @@ pub fn signed(ca: &TestCa, name: &str, not_before: SystemTime, not_after: System
     }
 }
 
+/// A certificate for several names (the first is also the CN).
+pub fn multi(ca: &TestCa, names: &[&str]) -> Server {
+    let key = KeyPair::generate().unwrap();
+    let now = SystemTime::now();
+    let mut p = server_params(names[0], now - DAY, now + 60 * DAY);
+    p.subject_alt_names =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .subject_alt_names;
+    let cert = p.signed_by(&key, &ca.issuer).unwrap();
+    Server {
+        chain: vec![cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    }
+}
+
 pub fn good(ca: &TestCa, name: &str) -> Server {
     let now = SystemTime::now();
     signed(ca, name, now - DAY, now + 60 * DAY)
