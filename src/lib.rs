@@ -22,4 +22,5 @@ pub mod scan;
 pub mod server;
 pub mod session;
 pub mod session_log;
+pub mod tls;
 pub mod withheld;

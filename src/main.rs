@@ -58,6 +58,13 @@ enum Cmd {
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
+    /// Create, inspect and export the local CA that TLS interception mints leaves from.
+    Ca {
+        #[command(subcommand)]
+        action: portcullis::tls::cli::CaAction,
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -180,6 +187,13 @@ fn main() -> ExitCode {
                 Err(c) => return c,
             };
             sessions_cmd(&cfg, action)
+        }
+        Cmd::Ca { action, config } => {
+            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+                Ok(c) => c,
+                Err(c) => return c,
+            };
+            portcullis::tls::cli::run(&cfg.tls, &cfg.general.hostname, action)
         }
     }
 }

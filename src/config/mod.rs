@@ -59,6 +59,8 @@ pub struct Config {
     pub pop3: Pop3,
     #[serde(default)]
     pub abuse: Abuse,
+    #[serde(default)]
+    pub tls: crate::tls::TlsCfg,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
 }
@@ -103,6 +105,7 @@ impl Config {
         self.pop3.validate(&mut errors);
         self.abuse.validate(&mut errors);
         Listener::validate_all(&self.listeners, &mut errors);
+        errors.extend(self.tls.validate(&self.listeners));
         errors
     }
 }
