@@ -14,6 +14,8 @@ pub struct App {
     pub withheld: Withheld,
     pub abuse: Abuse,
     pub notice_template: String,
+    /// TLS interception, once a local CA exists (`portcullis ca init`).
+    pub tls: Option<crate::tls::Interceptor>,
 }
 
 impl App {
@@ -43,13 +45,10 @@ impl App {
                 .map_err(|e| format!("policy.notice_template = {}: {e}", p.display()))?,
             None => crate::message::rewrite::DEFAULT_NOTICE.to_string(),
         };
-        Ok(App::new(
-            cfg,
-            pipeline,
-            quarantine,
-            withheld,
-            notice_template,
-        ))
+        let tls = crate::tls::load(&cfg.tls).map_err(|e| e.to_string())?;
+        let mut app = App::new(cfg, pipeline, quarantine, withheld, notice_template);
+        app.tls = tls;
+        Ok(app)
     }
 
     pub fn new(
@@ -66,6 +65,7 @@ impl App {
             quarantine,
             withheld,
             notice_template,
+            tls: None,
         }
     }
 }

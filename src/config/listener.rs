@@ -45,6 +45,10 @@ pub struct Listener {
     pub upstream: Option<String>,
     #[serde(default = "default_starttls")]
     pub starttls: StartTls,
+    /// Clients speak TLS from the first byte (POP3S 995, SMTPS 465): the session is
+    /// intercepted per `tls.listener_mode` once a CA exists, else passed through unscanned.
+    #[serde(default)]
+    pub implicit_tls: bool,
 }
 
 fn default_starttls() -> StartTls {
@@ -139,6 +143,7 @@ mod tests {
             intercept_ports: ports.to_vec(),
             upstream: None,
             starttls: StartTls::Passthrough,
+            implicit_tls: false,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The byte stream of one leg of a session. Plain TCP today; an intercepted TLS leg is a
-//! second variant of the same type, so nothing above `net/` knows which it has. Socket
+//! The byte stream of one leg of a session: plain TCP, or TLS that portcullis terminates
+//! or originates; nothing above `net/` knows which it has. Socket
 //! options that only make sense on the raw socket (the receive low-water mark) are reached
 //! through [`SessionStream::plain_tcp`], which a TLS leg answers with `None`.
 use std::io;
@@ -23,12 +23,15 @@ pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send {
 #[derive(Debug)]
 pub enum Stream {
     Plain(TcpStream),
+    /// TLS that portcullis terminates (client leg) or originates (server leg).
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
 }
 
 impl Stream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         match self {
             Stream::Plain(s) => s.peer_addr(),
+            Stream::Tls(s) => s.get_ref().0.peer_addr(),
         }
     }
 
@@ -36,6 +39,9 @@ impl Stream {
         match self {
             Stream::Plain(s) => {
                 let _ = s.set_nodelay(true);
+            }
+            Stream::Tls(s) => {
+                let _ = s.get_ref().0.set_nodelay(true);
             }
         }
     }
@@ -51,6 +57,8 @@ impl SessionStream for Stream {
     fn plain_tcp(&self) -> Option<&TcpStream> {
         match self {
             Stream::Plain(s) => Some(s),
+            // rustls reads ahead of what the session consumed: no low-water mark here.
+            Stream::Tls(_) => None,
         }
     }
 }
@@ -66,6 +74,7 @@ impl AsyncRead for Stream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -78,18 +87,21 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 
@@ -100,12 +112,14 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
             Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod deliver;
 pub mod disposition;
 pub mod hold;
+pub mod legs;
 pub mod login;
 pub mod upgrade;
 
@@ -23,11 +24,11 @@ use crate::config::Listener;
 use crate::error::{ProxyError, Side};
 use crate::ids::{ClientAddr, OrigDstAddr, SessionId};
 use crate::net::stream::Stream;
-use crate::net::upstream;
 use crate::session_log::SessionLog;
 
 pub use conn::Conn;
 pub use deliver::Scratch;
+use legs::{Failed, Legs};
 
 /// Who and what a session is about: shared by every protocol.
 pub struct Ctx {
@@ -100,9 +101,16 @@ pub struct Opening {
 
 /// Runs one session with driver `D` from connect to end line.
 pub async fn run<D: Driver>(open: Opening) {
-    let Some(core) = start(open, D::PROTOCOL, D::UNREACHABLE).await else {
+    let Some((mut core, splice)) = start(open, D::PROTOCOL, D::UNREACHABLE).await else {
         return;
     };
+    if let Some(replay) = splice {
+        let reason = match upgrade::passthrough(&mut core, &replay).await {
+            Ok(()) => "tls passthrough ended".to_string(),
+            Err(e) => e.to_string(),
+        };
+        return core.end(&reason, "");
+    }
     let mut d = D::new(core);
     let reason = loop {
         match d.serve().await {
@@ -127,9 +135,14 @@ pub async fn run<D: Driver>(open: Opening) {
     d.core().end(&reason, &summary);
 }
 
-/// Opens the session log and connects to the real server; when the server cannot be
-/// reached the client gets `unreachable` and the session ends.
-async fn start(open: Opening, protocol: &'static str, unreachable: &[u8]) -> Option<Core> {
+/// Opens the session log and both legs (see `legs`). A session that is relayed end to
+/// end comes back with the bytes to replay to the server first. When the server cannot
+/// be reached a plaintext client gets `unreachable` and the session ends.
+async fn start(
+    open: Opening,
+    protocol: &'static str,
+    unreachable: &[u8],
+) -> Option<(Core, Option<Vec<u8>>)> {
     let app = open.app.clone();
     let cfg = &app.cfg;
     let id = open.id;
@@ -142,27 +155,44 @@ async fn start(open: Opening, protocol: &'static str, unreachable: &[u8]) -> Opt
         ),
     );
     let limits = &cfg.limits;
-    let mut client = Conn::new(
-        open.client,
-        Side::Client,
-        Duration::from_secs(limits.idle_timeout_secs),
-        limits.max_line_bytes,
-    );
-    let connect = Duration::from_secs(limits.connect_timeout_secs);
-    let server = match upstream::connect(open.server_addr, cfg.nft.mark, connect).await {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = client.send(unreachable).await;
-            log.event("end", &format!("reason=\"server: connect failed: {e}\""));
-            return None;
-        }
+    let leg = |stream, side, secs| {
+        Conn::new(
+            stream,
+            side,
+            Duration::from_secs(secs),
+            limits.max_line_bytes,
+        )
     };
-    let server = Conn::new(
-        server,
-        Side::Server,
-        Duration::from_secs(limits.server_timeout_secs),
-        limits.max_line_bytes,
-    );
+    let (client, server, splice) =
+        match legs::open(&app, &open.lcfg, open.client, open.server_addr).await {
+            Ok(Legs::Open {
+                client,
+                server,
+                tls,
+            }) => {
+                if let Some(facts) = tls {
+                    log.event("tls", &format!("intercepted {facts}"));
+                }
+                (client, server, None)
+            }
+            Ok(Legs::Passthrough {
+                client,
+                server,
+                replay,
+                why,
+            }) => {
+                log.event("tls", &format!("end to end, NOT SCANNED: {why}"));
+                (client, server, Some(replay))
+            }
+            Err(Failed { why, client }) => {
+                if let Some(c) = client {
+                    let mut c = leg(c, Side::Client, limits.idle_timeout_secs);
+                    let _ = c.send(unreachable).await;
+                }
+                log.event("end", &format!("reason=\"{why}\""));
+                return None;
+            }
+        };
     let ctx = Ctx {
         app: open.app,
         lcfg: open.lcfg,
@@ -177,12 +207,13 @@ async fn start(open: Opening, protocol: &'static str, unreachable: &[u8]) -> Opt
         shutdown: open.shutdown,
         messages: 0,
     };
-    Some(Core {
+    let core = Core {
         ctx,
-        client,
-        server,
+        client: leg(client, Side::Client, limits.idle_timeout_secs),
+        server: leg(server, Side::Server, limits.server_timeout_secs),
         scratch: Scratch::default(),
-    })
+    };
+    Some((core, splice))
 }
 
 impl Core {

@@ -43,6 +43,15 @@ pub async fn after_starttls(
     Ok(Upgraded::Ended("tls passthrough ended"))
 }
 
+/// A session relayed end to end from its start (implicit TLS not intercepted): `replay`
+/// (the client's bytes already read) goes to the server, then both ways are copied.
+pub async fn passthrough(core: &mut Core, replay: &[u8]) -> Result<(), ProxyError> {
+    if !replay.is_empty() {
+        core.server.send(replay).await?;
+    }
+    splice(core).await
+}
+
 /// Copies both ways until both sides have closed. Each wait is bounded by the client's
 /// idle limit: a spliced session that nobody uses for that long is ended like any other.
 async fn splice(core: &mut Core) -> Result<(), ProxyError> {

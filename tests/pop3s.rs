@@ -1,0 +1,157 @@
+//! POP3S (implicit TLS, 995) through portcullis with a real dovecot: the client's TLS is
+//! terminated with a leaf minted from portcullis's CA only after the real server was
+//! verified, the mail is scanned in between, and a server that fails verification never
+//! gets the client a certificate.
+mod common;
+
+use std::fs;
+
+use common::*;
+
+const POP3S_LISTENER: &str = "[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10995\"\nintercept_ports = [995]\nimplicit_tls = true\n";
+
+/// The [tls] section: portcullis's CA in the test dir, dovecot's test CA trusted upstream.
+fn tls_section(t: &Topology, extra_ca: &str) -> String {
+    format!(
+        "[tls]\nca_dir = \"{d}/ca\"\nextra_ca_file = \"{extra_ca}\"\n",
+        d = t.dir.path().display()
+    )
+}
+
+/// Creates portcullis's CA and writes its certificate where clients read it.
+fn ca_init(t: &Topology, cfg: &std::path::Path) -> String {
+    let cfg = cfg.display().to_string();
+    let out = t.portcullis(&["ca", "init", "--config", &cfg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = t.path("portcullis-ca.pem").display().to_string();
+    let out = t.portcullis(&["ca", "export", "--config", &cfg, "--pem", &pem]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pem
+}
+
+/// The client resolves the server's name to its address (as DNS would).
+fn name_the_server(t: &Topology) {
+    let hosts = format!("/etc/netns/{}/hosts", t.client_ns);
+    let mut h = fs::read_to_string(&hosts).unwrap();
+    h.push_str(&format!("{SERVER_V4} mail.portcullis.test\n"));
+    fs::write(&hosts, h).unwrap();
+}
+
+/// Python: POP3 over TLS trusting only `cafile`; prints each message's hex on a line, or
+/// the error class.
+fn client(cafile: &str) -> String {
+    format!(
+        r#"
+ctx = ssl.create_default_context(cafile={cafile:?})
+try:
+    p = poplib.POP3_SSL('mail.portcullis.test', 995, context=ctx, timeout=60)
+    p.user('alice'); p.pass_('alicepw')
+    for i in range(1, len(p.list()[1]) + 1):
+        resp, lines, octets = p.retr(i)
+        out.write((b'\r\n'.join(lines) + b'\r\n').hex().encode() + b'\n')
+    p.quit()
+except (ssl.SSLError, ConnectionError, poplib.error_proto) as e:
+    out.write(('ERROR ' + type(e).__name__ + ' ' + str(e)).encode() + b'\n')
+"#
+    )
+}
+
+fn hex_lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| match l.strip_prefix("ERROR ") {
+            Some(e) => format!("ERROR {e}"),
+            None => {
+                let b: Vec<u8> = (0..l.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
+                    .collect();
+                String::from_utf8_lossy(&b).into_owned()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn pop3s_is_intercepted_scanned_and_clean_mail_arrives_byte_identical() {
+    let mut t = Topology::new("pop3s");
+    t.start_dovecot();
+    let clean = tricky_message("tls");
+    t.deliver("alice", "1", &clean);
+    t.deliver(
+        "alice",
+        "2",
+        format!("From: x@example.test\r\nSubject: bad\r\nMessage-ID: <bad@example.test>\r\n\r\n{EICAR}\r\n")
+            .as_bytes(),
+    );
+    name_the_server(&t);
+    let extra = t.path("tls/ca.crt").display().to_string();
+    let cfg = t.write_config(&format!("{}{POP3S_LISTENER}", tls_section(&t, &extra)));
+    let pem = ca_init(&t, &cfg);
+    t.start_portcullis(&cfg);
+    let got = hex_lines(&t.python_client(SERVER_V4, &client(&pem)));
+    assert_eq!(got.len(), 2, "{got:?}");
+    let direct = String::from_utf8_lossy(&clean).into_owned();
+    let (scan, rest) = got[0].split_once("\r\n").unwrap();
+    assert!(scan.starts_with("X-Portcullis-Scan: clean"), "{scan}");
+    assert_eq!(rest, direct);
+    assert!(!got[1].contains("EICAR-STANDARD"), "{}", got[1]);
+    assert!(got[1].contains("[removed by mail gateway]"), "{}", got[1]);
+    let logs = t.session_logs();
+    assert!(logs.contains("tls intercepted"), "{logs}");
+    assert!(logs.contains("sni=mail.portcullis.test"), "{logs}");
+    assert!(logs.contains("login ok user=alice"), "{logs}");
+}
+
+#[test]
+fn a_server_that_fails_verification_gets_the_client_no_certificate() {
+    let mut t = Topology::new("pop3sbad");
+    t.start_dovecot();
+    t.deliver("alice", "1", &tricky_message("never"));
+    name_the_server(&t);
+    // Trust some other CA upstream: dovecot's certificate is from an unknown root.
+    let other = t.path("other-ca.pem");
+    sh(&[
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=unrelated CA",
+        "-keyout",
+        &t.path("other-ca.key").display().to_string(),
+        "-out",
+        &other.display().to_string(),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+    ]);
+    let cfg = t.write_config(&format!(
+        "{}{POP3S_LISTENER}",
+        tls_section(&t, &other.display().to_string())
+    ));
+    let pem = ca_init(&t, &cfg);
+    t.start_portcullis(&cfg);
+    let got = hex_lines(&t.python_client(SERVER_V4, &client(&pem)));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("ERROR SSL"), "{got:?}");
+    let logs = t.session_logs();
+    assert!(logs.contains("tls upstream"), "{logs}");
+    assert!(
+        logs.contains("unknown_root") || logs.contains("UnknownIssuer"),
+        "{logs}"
+    );
+}
