@@ -2,6 +2,7 @@
 pub mod conn;
 pub mod deadline;
 pub mod dot;
+pub mod imap;
 pub mod lines;
 pub mod pop3;
 pub mod sasl;
