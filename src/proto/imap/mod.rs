@@ -7,3 +7,9 @@
 //! - [`fetch`] and [`section`]: rewriting a FETCH body literal and serving partial or
 //!   section fetches from a whole message.
 pub mod framing;
+pub mod command;
+pub mod items;
+pub mod lex;
+
+#[cfg(test)]
+mod testkit;
