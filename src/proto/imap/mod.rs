@@ -13,3 +13,4 @@ pub mod lex;
 
 #[cfg(test)]
 mod testkit;
+pub mod capability;
