@@ -104,30 +104,40 @@ pub fn attach_literal(out: &mut [Tok], bytes: &[u8]) {
 
 /// Tokens of a line's text (no terminator, no announce).
 pub fn tokenize(text: &[u8], out: &mut Vec<Tok>) {
+    spans(text, &mut |t, _| out.push(t));
+}
+
+/// Calls `each` with every token of `text` and the byte range it came from.
+pub fn spans(text: &[u8], each: &mut dyn FnMut(Tok, std::ops::Range<usize>)) {
     let mut i = 0;
     while i < text.len() {
-        match text[i] {
-            b' ' | b'\t' => i += 1,
-            b'(' => {
-                out.push(Tok::Open);
+        let start = i;
+        let tok = match text[i] {
+            b' ' | b'\t' => {
                 i += 1;
+                continue;
+            }
+            b'(' => {
+                i += 1;
+                Tok::Open
             }
             b')' => {
-                out.push(Tok::Close);
                 i += 1;
+                Tok::Close
             }
             b'"' => {
                 let (q, end) = quoted(&text[i + 1..]);
-                out.push(Tok::Quoted(q));
                 i += 1 + end;
+                Tok::Quoted(q)
             }
             _ => {
                 let end = atom_end(&text[i..]);
                 let a = &text[i..i + end];
-                out.push(Tok::Atom(a[..a.len().min(MAX_TOKEN)].to_vec()));
                 i += end;
+                Tok::Atom(a[..a.len().min(MAX_TOKEN)].to_vec())
             }
-        }
+        };
+        each(tok, start..i);
     }
 }
 

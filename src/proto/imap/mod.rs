@@ -14,3 +14,5 @@ pub mod lex;
 #[cfg(test)]
 mod testkit;
 pub mod capability;
+pub mod fetch;
+pub mod response;
