@@ -83,7 +83,10 @@ pub fn allowed(cap: &str, policy: CapabilityPolicy) -> Option<&str> {
 }
 
 /// The allowed subset of a capability list, in order, without duplicates.
-pub fn filter<'a>(caps: impl IntoIterator<Item = &'a str>, policy: CapabilityPolicy) -> Vec<&'a str> {
+pub fn filter<'a>(
+    caps: impl IntoIterator<Item = &'a str>,
+    policy: CapabilityPolicy,
+) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::new();
     for c in caps {
         if let Some(a) = allowed(c, policy)

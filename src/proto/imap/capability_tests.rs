@@ -28,7 +28,14 @@ LIST-STATUS MOVE STATUS=SIZE SAVEDATE LITERAL-\r\n"
     );
     let flagged = f(line, ALL).unwrap();
     assert!(flagged.contains(" MULTIAPPEND ") && flagged.contains(" BINARY "));
-    for never in ["COMPRESS", "CATENATE", "URL-PARTIAL", "NOTIFY", "PREVIEW", "SNIPPET"] {
+    for never in [
+        "COMPRESS",
+        "CATENATE",
+        "URL-PARTIAL",
+        "NOTIFY",
+        "PREVIEW",
+        "SNIPPET",
+    ] {
         assert!(!flagged.contains(never), "{never} in {flagged}");
     }
 }
@@ -67,7 +74,11 @@ fn capability_codes_in_greeting_and_tagged_ok() {
         "a2 ok [capability IMAP4rev2 IDLE] Logged in\r\n"
     );
     assert_eq!(
-        f("* PREAUTH [CAPABILITY IMAP4rev1 NOTIFY]\r\n", CapabilityPolicy::default()).unwrap(),
+        f(
+            "* PREAUTH [CAPABILITY IMAP4rev1 NOTIFY]\r\n",
+            CapabilityPolicy::default()
+        )
+        .unwrap(),
         "* PREAUTH [CAPABILITY IMAP4rev1]\r\n"
     );
 }
@@ -89,7 +100,10 @@ fn lines_without_capabilities_pass_unchanged() {
 #[test]
 fn literal_plus_and_minus_become_one_literal_minus() {
     assert_eq!(
-        filter(["LITERAL+", "literal-", "IDLE"], CapabilityPolicy::default()),
+        filter(
+            ["LITERAL+", "literal-", "IDLE"],
+            CapabilityPolicy::default()
+        ),
         vec!["LITERAL-", "IDLE"]
     );
 }
@@ -106,12 +120,15 @@ fn dovecot_transcript_filtered_at_every_split() {
             fr.push(p);
             while let Some(ev) = fr.next_event().unwrap() {
                 match ev {
-                    Event::Line { bytes, first: true, whole: true, .. } => {
-                        match filter_line(bytes, CapabilityPolicy::default()) {
-                            Some(l) => out.extend_from_slice(&l),
-                            None => out.extend_from_slice(bytes),
-                        }
-                    }
+                    Event::Line {
+                        bytes,
+                        first: true,
+                        whole: true,
+                        ..
+                    } => match filter_line(bytes, CapabilityPolicy::default()) {
+                        Some(l) => out.extend_from_slice(&l),
+                        None => out.extend_from_slice(bytes),
+                    },
                     Event::Line { bytes, .. }
                     | Event::LinePart { bytes, .. }
                     | Event::Literal { bytes }

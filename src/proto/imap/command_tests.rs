@@ -43,8 +43,16 @@ fn authenticate_mechanisms_and_initial_responses() {
             initial_response: true
         }
     );
-    assert!(matches!(&got[1].kind, Kind::Authenticate { mechanism, user_readable: false, user: None, initial_response: false } if mechanism == "CRAM-MD5"));
-    assert!(matches!(&got[2].kind, Kind::Authenticate { user_readable: false, .. }));
+    assert!(
+        matches!(&got[1].kind, Kind::Authenticate { mechanism, user_readable: false, user: None, initial_response: false } if mechanism == "CRAM-MD5")
+    );
+    assert!(matches!(
+        &got[2].kind,
+        Kind::Authenticate {
+            user_readable: false,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -73,7 +81,9 @@ fn session_commands() {
 
 #[test]
 fn select_and_examine_name_the_mailbox() {
-    let got = kinds(b"a SELECT inbox\r\nb EXAMINE \"Sent Items\" (CONDSTORE)\r\nc SELECT {6}\r\nDrafts\r\n");
+    let got = kinds(
+        b"a SELECT inbox\r\nb EXAMINE \"Sent Items\" (CONDSTORE)\r\nc SELECT {6}\r\nDrafts\r\n",
+    );
     let want = [("INBOX", false), ("Sent Items", true), ("Drafts", false)];
     for (c, (m, ro)) in got.iter().zip(want) {
         assert_eq!(
@@ -99,8 +109,18 @@ fn append_reads_mailbox_flags_date_and_size() {
             binary: false
         }
     );
-    assert!(matches!(got[1].kind, Kind::Append { size: Some(3), binary: true, .. }));
-    assert!(matches!(got[2].kind, Kind::Append { size: None, .. }), "CATENATE cannot be scanned");
+    assert!(matches!(
+        got[1].kind,
+        Kind::Append {
+            size: Some(3),
+            binary: true,
+            ..
+        }
+    ));
+    assert!(
+        matches!(got[2].kind, Kind::Append { size: None, .. }),
+        "CATENATE cannot be scanned"
+    );
 }
 
 #[test]
@@ -141,12 +161,45 @@ fn fetch_reads_the_set_and_every_item() {
 #[test]
 fn store_expunge_move() {
     let got = kinds(b"a STORE 1:3 +FLAGS.SILENT (\\Deleted)\r\nb UID STORE 7 -FLAGS (\\Deleted)\r\nc STORE 2 FLAGS \\Seen \\deleted\r\nd UID STORE 4 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\ne EXPUNGE\r\nf UID EXPUNGE 4:5\r\ng UID MOVE 4 Trash\r\nh STORE 1 +X\r\n");
-    assert!(matches!(&got[0].kind, Kind::Store { sets_deleted: true, silent: true, op: StoreOp::Add, .. }));
-    assert!(matches!(&got[1].kind, Kind::Store { sets_deleted: false, op: StoreOp::Remove, .. }));
-    assert!(matches!(&got[2].kind, Kind::Store { sets_deleted: true, op: StoreOp::Replace, .. }));
-    assert!(matches!(&got[3].kind, Kind::Store { sets_deleted: false, .. }));
+    assert!(matches!(
+        &got[0].kind,
+        Kind::Store {
+            sets_deleted: true,
+            silent: true,
+            op: StoreOp::Add,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &got[1].kind,
+        Kind::Store {
+            sets_deleted: false,
+            op: StoreOp::Remove,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &got[2].kind,
+        Kind::Store {
+            sets_deleted: true,
+            op: StoreOp::Replace,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &got[3].kind,
+        Kind::Store {
+            sets_deleted: false,
+            ..
+        }
+    ));
     assert_eq!(got[4].kind, Kind::Expunge { set: None });
-    assert_eq!(got[5].kind, Kind::Expunge { set: Some("4:5".into()) });
+    assert_eq!(
+        got[5].kind,
+        Kind::Expunge {
+            set: Some("4:5".into())
+        }
+    );
     assert_eq!(
         got[6].kind,
         Kind::Move {
@@ -154,7 +207,11 @@ fn store_expunge_move() {
             mailbox: "Trash".into()
         }
     );
-    assert_eq!(got[7].kind, Kind::Unreadable, "a STORE it cannot follow is not forwarded");
+    assert_eq!(
+        got[7].kind,
+        Kind::Unreadable,
+        "a STORE it cannot follow is not forwarded"
+    );
 }
 
 #[test]

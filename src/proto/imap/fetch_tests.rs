@@ -33,7 +33,12 @@ fn follow(parts: &[&[u8]]) -> Outcome {
         fr.push(p);
         while let Some(ev) = fr.next_event().unwrap() {
             match ev {
-                Event::Line { bytes, first, announce, .. } => {
+                Event::Line {
+                    bytes,
+                    first,
+                    announce,
+                    ..
+                } => {
                     if first {
                         tracker = match classify(bytes) {
                             Response::Fetch(n) => Some(FetchTracker::new(n)),
@@ -117,18 +122,40 @@ fn dovecot_fetches_every_body_form_at_every_split() {
             (2, body(&[1], None), 10, false),
             (2, body(&[2], Some(SectionText::Mime)), 91, false),
             (2, body(&[], Some(SectionText::Header)), 127, false),
-            (2, content(ItemKind::Body, &[], Some(SectionText::Text), Some(0)), 20, false),
+            (
+                2,
+                content(ItemKind::Body, &[], Some(SectionText::Text), Some(0)),
+                20,
+                false
+            ),
             (3, content(ItemKind::Binary, &[], None, None), 51, true),
             (3, body(&[], None), 51, false),
             (1, rfc822, 116, false),
         ]
     );
-    assert!(whole.literals[7].body.contains(&0), "BINARY[] keeps its NUL");
+    assert!(
+        whole.literals[7].body.contains(&0),
+        "BINARY[] keeps its NUL"
+    );
     assert!(whole.inline.is_empty());
-    let uids: Vec<_> = whole.summaries.iter().map(|s| (s.seq, s.uid, s.rfc822_size)).collect();
-    assert_eq!(&uids[..3], &[(1, Some(1), Some(116)), (2, Some(2), Some(298)), (3, Some(3), Some(51))]);
+    let uids: Vec<_> = whole
+        .summaries
+        .iter()
+        .map(|s| (s.seq, s.uid, s.rfc822_size))
+        .collect();
+    assert_eq!(
+        &uids[..3],
+        &[
+            (1, Some(1), Some(116)),
+            (2, Some(2), Some(298)),
+            (3, Some(3), Some(51))
+        ]
+    );
     assert!(whole.summaries.iter().all(|s| s.complete));
-    assert!(uids.contains(&(4, Some(4), None)), "the STORE answer: {uids:?}");
+    assert!(
+        uids.contains(&(4, Some(4), None)),
+        "the STORE answer: {uids:?}"
+    );
 }
 
 #[test]
@@ -138,7 +165,11 @@ fn strings_inside_structures_are_not_content_but_unknown_items_are() {
         let got = follow(&[&input[..i], &input[i..]]);
         assert_eq!(got.literals[0].role, Role::NotContent);
         assert_eq!(got.literals[1].role, Role::Unknown("X-NEW".into()));
-        let inline: Vec<_> = got.inline.iter().map(|(r, b)| (matches!(r, Role::Content(_)), b.clone())).collect();
+        let inline: Vec<_> = got
+            .inline
+            .iter()
+            .map(|(r, b)| (matches!(r, Role::Content(_)), b.clone()))
+            .collect();
         assert_eq!(
             inline,
             vec![
@@ -164,7 +195,10 @@ fn replacing_a_body_rewrites_only_the_announce() {
     let line = b"* 1 FETCH (UID 1 RFC822.SIZE 116 FLAGS (\\Recent) BODY[] {116}\r\n";
     let mut t = FetchTracker::new(1);
     let v = t.line(line, true).literal.unwrap();
-    assert_eq!(&line[..v.announce_at], b"* 1 FETCH (UID 1 RFC822.SIZE 116 FLAGS (\\Recent) BODY[] ");
+    assert_eq!(
+        &line[..v.announce_at],
+        b"* 1 FETCH (UID 1 RFC822.SIZE 116 FLAGS (\\Recent) BODY[] "
+    );
     let out = replace_body(line, &v, b"notice\r\n", b")\r\n");
     assert_eq!(
         out,
@@ -172,5 +206,8 @@ fn replacing_a_body_rewrites_only_the_announce() {
     );
     let bin = b"* 3 FETCH (BINARY[] ~{51}\n";
     let v = FetchTracker::new(3).line(bin, true).literal.unwrap();
-    assert_eq!(rewrite_announce(bin, v.announce_at, 7, v.binary), b"* 3 FETCH (BINARY[] ~{7}\n");
+    assert_eq!(
+        rewrite_announce(bin, v.announce_at, 7, v.binary),
+        b"* 3 FETCH (BINARY[] ~{7}\n"
+    );
 }

@@ -106,11 +106,17 @@ impl std::error::Error for FrameError {}
 enum Phase {
     Line,
     /// Literal bytes the Fragmentizer counts; `stream`: delivered in chunks.
-    Literal { stream: bool },
+    Literal {
+        stream: bool,
+    },
     /// A client synchronising literal waits for the driver's decision.
-    Paused { stream: bool },
+    Paused {
+        stream: bool,
+    },
     /// Discarding a refused literal the Fragmentizer cannot count (above 4 GiB).
-    Skip { left: u64 },
+    Skip {
+        left: u64,
+    },
 }
 
 /// What an internal step produced; the bytes are in `Framer::out`.

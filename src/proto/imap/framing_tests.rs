@@ -124,10 +124,18 @@ fn run_parts(sender: Sender, limits: FrameLimits, parts: &[&[u8]], accept: bool)
 fn every_split(sender: Sender, limits: FrameLimits, input: &[u8], accept: bool) -> Vec<N> {
     let whole = run_parts(sender, limits, &[input], accept);
     let bytes: Vec<&[u8]> = input.chunks(1).collect();
-    assert_eq!(run_parts(sender, limits, &bytes, accept), whole, "byte by byte");
+    assert_eq!(
+        run_parts(sender, limits, &bytes, accept),
+        whole,
+        "byte by byte"
+    );
     for i in 0..=input.len() {
         let (a, b) = input.split_at(i);
-        assert_eq!(run_parts(sender, limits, &[a, b], accept), whole, "split {i}");
+        assert_eq!(
+            run_parts(sender, limits, &[a, b], accept),
+            whole,
+            "split {i}"
+        );
     }
     whole
 }
@@ -175,7 +183,11 @@ fn server_literals_with_nul_and_streamed_bodies_come_out_byte_for_byte() {
         }
     }
     assert_eq!(joined, input);
-    assert_eq!(got[2], lit(body, true), "the body, NUL and all, not parsed as lines");
+    assert_eq!(
+        got[2],
+        lit(body, true),
+        "the body, NUL and all, not parsed as lines"
+    );
     assert_eq!(got[5], lit(b"", false));
     assert_eq!(got.len(), 8);
 }
@@ -238,7 +250,11 @@ fn literal_plus_above_four_gib_is_skipped_outside_the_fragmentizer() {
     );
     assert!(matches!(
         f.next_event(),
-        Ok(Some(Event::Line { bytes: b"z NOOP\r\n", first: true, .. }))
+        Ok(Some(Event::Line {
+            bytes: b"z NOOP\r\n",
+            first: true,
+            ..
+        }))
     ));
 }
 
@@ -426,7 +442,8 @@ proptest! {
 
 #[test]
 fn overlong_server_line_still_shows_its_binary_announce() {
-    let mut input = b"* 1 FETCH (UID 1 BODYSTRUCTURE (\"text\" \"plain\" NIL NIL NIL \"8bit\" 3 1) ".to_vec();
+    let mut input =
+        b"* 1 FETCH (UID 1 BODYSTRUCTURE (\"text\" \"plain\" NIL NIL NIL \"8bit\" 3 1) ".to_vec();
     input.extend_from_slice(b"BINARY[1] ~{3}\r\na\x00c)\r\n");
     let got = every_split(Sender::Server, LIMITS, &input, true);
     let bin = Some(Announce {

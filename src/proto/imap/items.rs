@@ -130,7 +130,9 @@ fn parse_section(spec: &str) -> Option<Section> {
     let mut rest = spec.trim();
     while let Some(c) = rest.chars().next().filter(char::is_ascii_digit) {
         let _ = c;
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         sec.parts.push(rest[..end].parse().ok().filter(|&n| n > 0)?);
         rest = &rest[end..];
         match rest.strip_prefix('.') {
@@ -169,7 +171,10 @@ fn parse_partial(s: &str) -> Result<Option<Partial>, ()> {
     if s.is_empty() {
         return Ok(None);
     }
-    let inner = s.strip_prefix('<').and_then(|s| s.strip_suffix('>')).ok_or(())?;
+    let inner = s
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .ok_or(())?;
     let (o, c) = match inner.split_once('.') {
         Some((o, c)) => (o, Some(c.parse().map_err(|_| ())?)),
         None => (inner, None),
@@ -234,7 +239,13 @@ mod tests {
 
     #[test]
     fn structure_and_unknown_items_carry_no_content() {
-        for name in [&b"BODY"[..], b"BODYSTRUCTURE", b"RFC822.SIZE", b"UID", b"X[1]"] {
+        for name in [
+            &b"BODY"[..],
+            b"BODYSTRUCTURE",
+            b"RFC822.SIZE",
+            b"UID",
+            b"X[1]",
+        ] {
             assert!(!parse_item(name).carries_content(), "{name:?}");
         }
         assert!(matches!(parse_item(b"BODY[0]").kind, ItemKind::Other(_)));

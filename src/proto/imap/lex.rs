@@ -64,7 +64,11 @@ pub fn split_line(line: &[u8]) -> (&[u8], Option<(u64, bool)>) {
         return (body, None);
     };
     let inner = inner.strip_suffix(b"+").unwrap_or(inner);
-    let digits = inner.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let digits = inner
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     let (head, num) = inner.split_at(inner.len() - digits);
     match head.strip_suffix(b"{") {
         Some(head) if !num.is_empty() => {

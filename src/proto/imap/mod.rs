@@ -6,13 +6,14 @@
 //! - [`capability`]: the allow-list applied to every capability list;
 //! - [`fetch`] and [`section`]: rewriting a FETCH body literal and serving partial or
 //!   section fetches from a whole message.
-pub mod framing;
 pub mod command;
+pub mod framing;
 pub mod items;
 pub mod lex;
 
-#[cfg(test)]
-mod testkit;
 pub mod capability;
 pub mod fetch;
 pub mod response;
+pub mod section;
+#[cfg(test)]
+mod testkit;

@@ -20,7 +20,10 @@ pub enum Code {
     UidValidity(u32),
     UidNext(u32),
     /// `[APPENDUID uidvalidity uid]` (UIDPLUS); a MULTIAPPEND answer carries a set.
-    AppendUid { uid_validity: u32, uids: String },
+    AppendUid {
+        uid_validity: u32,
+        uids: String,
+    },
     /// `[TOOBIG]`, `[READ-ONLY]`, ... (upper-cased name).
     Other(String),
 }
@@ -35,13 +38,19 @@ pub enum Response {
         code: Option<Code>,
     },
     /// `* OK|NO|BAD|PREAUTH|BYE [code] text`.
-    Status { status: Status, code: Option<Code> },
+    Status {
+        status: Status,
+        code: Option<Code>,
+    },
     /// `* CAPABILITY ...`: filter the line with `capability::filter_line`.
     Capability,
     Exists(u32),
     Expunge(u32),
     /// `* VANISHED [(EARLIER)] uid-set` (QRESYNC).
-    Vanished { earlier: bool, uids: String },
+    Vanished {
+        earlier: bool,
+        uids: String,
+    },
     /// `* n FETCH (...`: follow the message with a `FetchTracker`.
     Fetch(u32),
     /// Any other untagged response (upper-cased name), passed as is.
@@ -78,7 +87,10 @@ pub fn classify(first_line: &[u8]) -> Response {
             code: code_of(text),
         };
     }
-    let number = toks.get(1).and_then(Tok::number).and_then(|n| u32::try_from(n).ok());
+    let number = toks
+        .get(1)
+        .and_then(Tok::number)
+        .and_then(|n| u32::try_from(n).ok());
     match (word(1).as_str(), number, word(2).as_str()) {
         ("CAPABILITY", _, _) => Response::Capability,
         ("VANISHED", _, _) => {

@@ -34,16 +34,35 @@ fn status_and_untagged_responses() {
                 }),
             },
         ),
-        (b"x BAD\r\n", Response::Tagged { tag: "x".into(), status: Status::Bad, code: None }),
+        (
+            b"x BAD\r\n",
+            Response::Tagged {
+                tag: "x".into(),
+                status: Status::Bad,
+                code: None,
+            },
+        ),
         (
             b"* OK [UIDVALIDITY 1796081133] UIDs valid\r\n",
-            Response::Status { status: Status::Ok, code: Some(Code::UidValidity(1796081133)) },
+            Response::Status {
+                status: Status::Ok,
+                code: Some(Code::UidValidity(1796081133)),
+            },
         ),
         (
             b"* OK [UIDNEXT 4] Predicted next UID\r\n",
-            Response::Status { status: Status::Ok, code: Some(Code::UidNext(4)) },
+            Response::Status {
+                status: Status::Ok,
+                code: Some(Code::UidNext(4)),
+            },
         ),
-        (b"* BYE Logging out\r\n", Response::Status { status: Status::Bye, code: None }),
+        (
+            b"* BYE Logging out\r\n",
+            Response::Status {
+                status: Status::Bye,
+                code: None,
+            },
+        ),
         (b"* CAPABILITY IMAP4rev1\r\n", Response::Capability),
         (b"* 3 EXISTS\r\n", Response::Exists(3)),
         (b"* 4 expunge\r\n", Response::Expunge(4)),
@@ -51,7 +70,10 @@ fn status_and_untagged_responses() {
         (b"* 12 FETCH (BODY[] {5}\r\n", Response::Fetch(12)),
         (
             b"* VANISHED (EARLIER) 3:5,9\r\n",
-            Response::Vanished { earlier: true, uids: "3:5,9".into() },
+            Response::Vanished {
+                earlier: true,
+                uids: "3:5,9".into(),
+            },
         ),
         (b"* SEARCH 1 2\r\n", Response::Other("SEARCH".into())),
         (b"garbage\r\n", Response::Other(String::new())),
@@ -68,7 +90,10 @@ fn first_lines(parts: &[&[u8]]) -> Vec<Response> {
     for p in parts {
         fr.push(p);
         while let Some(ev) = fr.next_event().unwrap() {
-            if let Event::Line { bytes, first: true, .. } = ev {
+            if let Event::Line {
+                bytes, first: true, ..
+            } = ev
+            {
                 out.push(classify(bytes));
             }
         }
@@ -87,7 +112,16 @@ fn dovecot_session_classified_at_every_split() {
         assert_eq!(first_lines(&[a, b]), whole, "split at {i}");
     }
     let count = |f: &dyn Fn(&Response) -> bool| whole.iter().filter(|r| f(r)).count();
-    assert_eq!(count(&|r| matches!(r, Response::Tagged { status: Status::Ok, .. })), 13);
+    assert_eq!(
+        count(&|r| matches!(
+            r,
+            Response::Tagged {
+                status: Status::Ok,
+                ..
+            }
+        )),
+        13
+    );
     assert_eq!(count(&|r| matches!(r, Response::Fetch(_))), 8);
     assert_eq!(count(&|r| matches!(r, Response::Continuation)), 2);
     assert_eq!(count(&|r| matches!(r, Response::Capability)), 2);
@@ -96,5 +130,11 @@ fn dovecot_session_classified_at_every_split() {
         code: Some(Code::UidValidity(1796081133))
     }));
     assert!(whole.contains(&Response::Expunge(4)) && whole.contains(&Response::Exists(5)));
-    assert!(matches!(whole[0], Response::Status { status: Status::Ok, code: Some(Code::Capability) }));
+    assert!(matches!(
+        whole[0],
+        Response::Status {
+            status: Status::Ok,
+            code: Some(Code::Capability)
+        }
+    ));
 }

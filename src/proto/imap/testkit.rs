@@ -9,11 +9,12 @@ pub const LIMITS: FrameLimits = FrameLimits {
 };
 
 /// The tokens of every complete message, framed from `parts` in order (synchronising
-/// literals accepted); streamed literals keep no data.
+/// literals accepted), literals with their data.
 pub fn messages(sender: Sender, parts: &[&[u8]]) -> Vec<Vec<Tok>> {
     let mut f = Framer::new(sender, LIMITS);
     let mut done = Vec::new();
     let mut cur: Vec<Tok> = Vec::new();
+    let mut big = Vec::new();
     for p in parts {
         f.push(p);
         loop {
@@ -33,7 +34,13 @@ pub fn messages(sender: Sender, parts: &[&[u8]]) -> Vec<Vec<Tok>> {
                     }
                 }
                 Event::Literal { bytes } => attach_literal(&mut cur, bytes),
-                Event::LinePart { .. } | Event::LiteralChunk { .. } => {}
+                Event::LiteralChunk { bytes, last } => {
+                    big.extend_from_slice(bytes);
+                    if last {
+                        attach_literal(&mut cur, &std::mem::take(&mut big));
+                    }
+                }
+                Event::LinePart { .. } => {}
                 Event::Refused { .. } => cur.clear(),
             }
         }
