@@ -25,6 +25,8 @@ pub struct Config {
     #[serde(default)]
     pub smtp: Smtp,
     #[serde(default)]
+    pub imap: Imap,
+    #[serde(default)]
     pub abuse: Abuse,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
@@ -298,6 +300,32 @@ impl Default for Smtp {
         Smtp {
             bare_line_endings: BareLineEndings::Reject,
             max_recipients: 100,
+        }
+    }
+}
+
+/// IMAP framing limits (the rest of the session shares `limits`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    /// Longest command or response line handled whole. A longer client command is refused
+    /// with a tagged BAD; a longer server line passes in pieces, and a message body
+    /// announced after one is treated as unreadable content.
+    pub max_line_bytes: usize,
+    /// Largest literal a client may send (an APPEND message, a name). A larger announce is
+    /// answered with a tagged NO and never buffered; a larger `{n+}` literal is consumed.
+    pub max_literal_bytes: u64,
+    /// Literals up to this size are held whole in memory; larger ones are streamed in
+    /// pieces (to the spool for message bodies).
+    pub literal_memory_bytes: usize,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap {
+            max_line_bytes: 65536,
+            max_literal_bytes: 100 * 1024 * 1024,
+            literal_memory_bytes: 16384,
         }
     }
 }
@@ -634,6 +662,28 @@ impl Config {
                 "limits.keepalive_secs",
                 l.keepalive_secs.to_string(),
                 "must be shorter than limits.server_timeout_secs",
+            );
+        }
+        let im = &self.imap;
+        if im.max_line_bytes < 1024 {
+            bad(
+                "imap.max_line_bytes",
+                im.max_line_bytes.to_string(),
+                "must be at least 1024",
+            );
+        }
+        if !(1024..=u64::from(u32::MAX)).contains(&im.max_literal_bytes) {
+            bad(
+                "imap.max_literal_bytes",
+                im.max_literal_bytes.to_string(),
+                "must be between 1024 and 4294967295",
+            );
+        }
+        if im.literal_memory_bytes == 0 || im.literal_memory_bytes > 1 << 20 {
+            bad(
+                "imap.literal_memory_bytes",
+                im.literal_memory_bytes.to_string(),
+                "must be between 1 and 1048576",
             );
         }
         for (i, r) in self.abuse.rate.iter().enumerate() {

@@ -139,3 +139,14 @@ pub(super) fn parse_tag(line: &[u8]) -> Option<String> {
             .all(|&b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(&b));
     ok.then(|| String::from_utf8_lossy(tag).into_owned())
 }
+
+impl FrameLimits {
+    /// The limits configured in `[imap]`.
+    pub fn from_config(cfg: &crate::config::Imap) -> Self {
+        FrameLimits {
+            max_line: cfg.max_line_bytes,
+            max_literal: cfg.max_literal_bytes,
+            inline_literal: cfg.literal_memory_bytes,
+        }
+    }
+}

@@ -454,3 +454,46 @@ fn overlong_server_line_still_shows_its_binary_announce() {
     assert!(matches!(&got[0], N::Line { whole: false, announce, .. } if *announce == bin));
     assert_eq!(got[1], lit(b"a\x00c", false));
 }
+
+#[test]
+fn limits_come_from_the_imap_config_section() {
+    use crate::config::{Config, Imap};
+    let example = Config::parse(include_str!("../../../config/portcullis.toml")).unwrap();
+    let d = Imap::default();
+    assert_eq!(
+        (
+            example.imap.max_line_bytes,
+            example.imap.max_literal_bytes,
+            example.imap.literal_memory_bytes
+        ),
+        (
+            d.max_line_bytes,
+            d.max_literal_bytes,
+            d.literal_memory_bytes
+        ),
+        "the example shows the defaults"
+    );
+    let l = FrameLimits::from_config(&example.imap);
+    assert_eq!(
+        (l.max_line, l.max_literal, l.inline_literal),
+        (65536, 104857600, 16384)
+    );
+    let listener =
+        "[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n";
+    let bad = format!(
+        "[imap]\nmax_line_bytes = 10\nmax_literal_bytes = 4294967296\nliteral_memory_bytes = 0\n{listener}"
+    );
+    let keys: Vec<String> = Config::parse(&bad)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            "imap.max_line_bytes",
+            "imap.max_literal_bytes",
+            "imap.literal_memory_bytes"
+        ]
+    );
+}
