@@ -221,3 +221,51 @@ fn lines_without_tag_and_name_are_not_commands() {
     crate::proto::imap::lex::tokenize_line(b"YWxpY2U=\r\n", &mut t);
     assert_eq!(classify(&t), None);
 }
+
+mod props {
+    use super::*;
+    use crate::proto::imap::lex::tokenize_line;
+    use proptest::prelude::*;
+
+    fn word() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "a1",
+            "UID",
+            "FETCH",
+            "STORE",
+            "APPEND",
+            "LOGIN",
+            "SELECT",
+            "1:*",
+            "(",
+            ")",
+            "\"q\"",
+            "BODY[]",
+            "+FLAGS",
+            "\\Deleted",
+            "{3}",
+            "INBOX",
+            "AUTHENTICATE",
+            "PLAIN",
+            "MOVE",
+        ])
+        .prop_map(String::from)
+    }
+
+    proptest! {
+        /// Any line classifies without panicking, and a command's tag is its first word.
+        #[test]
+        fn any_line_classifies(words in proptest::collection::vec(word(), 0..10), raw in any::<Vec<u8>>()) {
+            let mut line = words.join(" ").into_bytes();
+            line.extend_from_slice(b"\r\n");
+            for input in [line, raw] {
+                let mut toks = Vec::new();
+                tokenize_line(&input, &mut toks);
+                if let Some(c) = classify(&toks) {
+                    let lossless = !c.tag.contains(char::REPLACEMENT_CHARACTER);
+                    prop_assert!(input.starts_with(c.tag.as_bytes()) || !lossless);
+                }
+            }
+        }
+    }
+}

@@ -211,3 +211,26 @@ fn replacing_a_body_rewrites_only_the_announce() {
         b"* 3 FETCH (BINARY[] ~{7}\n"
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a FETCH line holds, inline values lie inside it, a literal announce is
+        /// reported where the line's text ends, and nothing panics.
+        #[test]
+        fn any_fetch_line_is_followed(lines in proptest::collection::vec(any::<Vec<u8>>(), 1..5)) {
+            let mut t = FetchTracker::new(1);
+            for (i, mut line) in lines.into_iter().enumerate() {
+                line.extend_from_slice(b" BODY[] {3}\r\n");
+                let r = t.line(&line, i == 0);
+                for v in &r.inline {
+                    prop_assert!(v.range.end <= line.len());
+                }
+                let lit = r.literal.expect("the announce");
+                prop_assert_eq!(&line[lit.announce_at..], b"{3}\r\n");
+            }
+        }
+    }
+}

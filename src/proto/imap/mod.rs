@@ -3,7 +3,8 @@
 //! - [`framing`]: lines and literals in both directions, bounded, streaming large literals
 //!   (its vocabulary in [`frame`]);
 //! - [`lex`] and [`items`]: tokens of a line, FETCH item names and sections;
-//! - [`command`]: what a client command is, as far as the proxy acts on it;
+//! - [`command`]: what a client command is, as far as the proxy acts on it ([`reader`]
+//!   gathers a command from framer events);
 //! - [`response`]: what a server response is; [`fetch`]: where message content sits in a
 //!   FETCH response, and rewriting a body literal;
 //! - [`capability`]: the allow-list applied to every capability list;
@@ -15,6 +16,7 @@ pub mod frame;
 pub mod framing;
 pub mod items;
 pub mod lex;
+pub mod reader;
 pub mod response;
 pub mod section;
 
