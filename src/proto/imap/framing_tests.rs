@@ -427,6 +427,22 @@ proptest! {
         prop_assert!(input.starts_with(&out));
     }
 
+    /// Tight limits: refusals (long lines, large literals of both kinds) in random places
+    /// are split-independent too, and what is delivered is the client's bytes in order.
+    #[test]
+    fn client_refusals_do_not_depend_on_the_split(
+        input in transcript(),
+        cut in any::<prop::sample::Index>(),
+        accept in any::<bool>(),
+    ) {
+        let tight = FrameLimits { max_line: 8, max_literal: 10, inline_literal: 4 };
+        let (a, b) = input.split_at(cut.index(input.len() + 1));
+        let split = run_parts(Sender::Client, tight, &[a, b], accept);
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        prop_assert_eq!(&split, &run_parts(Sender::Client, tight, &bytes, accept));
+        prop_assert_eq!(&split, &run_parts(Sender::Client, tight, &[&input], accept));
+    }
+
     #[test]
     fn client_framing_does_not_depend_on_the_split(
         input in transcript(),
