@@ -14,6 +14,7 @@ mod builtin;
 mod error;
 mod files;
 mod general;
+mod imap;
 mod limits;
 mod listener;
 mod nft;
@@ -28,6 +29,7 @@ pub use abuse::{Abuse, Alert, Lockout, RateRule, RateScope, RateWhat};
 pub use builtin::Builtin;
 pub use error::{ConfigError, MAX_SECS};
 pub use general::{General, LogFormat};
+pub use imap::Imap;
 pub use limits::{Limits, MAX_SHUTDOWN_DRAIN_SECS};
 pub use listener::{Listener, Protocol, StartTls};
 pub use nft::Nft;
@@ -57,6 +59,8 @@ pub struct Config {
     pub smtp: Smtp,
     #[serde(default)]
     pub pop3: Pop3,
+    #[serde(default)]
+    pub imap: Imap,
     #[serde(default)]
     pub abuse: Abuse,
     #[serde(default)]
@@ -103,6 +107,7 @@ impl Config {
         self.nft.validate(&mut errors);
         self.smtp.validate(&mut errors);
         self.pop3.validate(&mut errors);
+        self.imap.validate(&mut errors);
         self.abuse.validate(&mut errors);
         Listener::validate_all(&self.listeners, &mut errors);
         errors.extend(self.tls.validate(&self.listeners));

@@ -594,3 +594,69 @@ mod tests {
         assert_eq!(s.message_id, "1@x");
     }
 }
+
+/// Byte ranges of one MIME part in a raw message, for IMAP section numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRanges {
+    /// The part's header block (for the top level, the message header), blank line included.
+    pub header: std::ops::Range<usize>,
+    pub body: std::ops::Range<usize>,
+    pub shape: PartShape,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartShape {
+    Leaf,
+    Multipart(Vec<PartRanges>),
+    /// A `message/rfc822` part whose encapsulated message lies in the body as it is.
+    Message(Box<PartRanges>),
+}
+
+/// The part tree of `raw` with byte ranges into `raw`, at most `max_parts` parts; `None`
+/// when it cannot be parsed or is larger.
+pub fn part_ranges(raw: &[u8], max_parts: usize) -> Option<PartRanges> {
+    let msg = MessageParser::default().parse(raw)?;
+    let mut budget = max_parts;
+    ranges_of(&msg, 0, 0, &mut budget)
+}
+
+fn ranges_of(msg: &Message, id: usize, base: usize, budget: &mut usize) -> Option<PartRanges> {
+    *budget = budget.checked_sub(1)?;
+    let part = msg.parts.get(id)?;
+    let at = |o: u32| base + o as usize;
+    let (h, b, e) = (
+        at(part.offset_header),
+        at(part.offset_body),
+        at(part.offset_end),
+    );
+    let shape = match &part.body {
+        PartType::Multipart(children) => PartShape::Multipart(
+            children
+                .iter()
+                .map(|&c| ranges_of(msg, c as usize, base, budget))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        PartType::Message(inner) => {
+            // Only an encapsulated message read from these very bytes has ranges in `raw`:
+            // its offsets count from the outer message or from the part's body.
+            let body = msg
+                .raw_message
+                .get(part.offset_body as usize..part.offset_end as usize)?;
+            let inner_at = inner.raw_message.as_ptr();
+            let base = if std::ptr::eq(inner_at, msg.raw_message.as_ptr()) {
+                base
+            } else if std::ptr::eq(inner_at, body.as_ptr()) {
+                b
+            } else {
+                return None;
+            };
+            PartShape::Message(Box::new(ranges_of(inner, 0, base, budget)?))
+        }
+        _ => PartShape::Leaf,
+    };
+    Some(PartRanges {
+        header: h..b,
+        body: b..e,
+        shape,
+    })
+}
