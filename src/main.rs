@@ -131,6 +131,10 @@ fn main() -> ExitCode {
         Cmd::Check { config } => match load_checked(&config) {
             Ok(cfg) => match Pipeline::new(&cfg.scan) {
                 Ok(_) => {
+                    if let Err(e) = portcullis::tls::load(&cfg.tls) {
+                        eprintln!("{}: 1 problem(s):\n  {e}", config.display());
+                        return ExitCode::from(2);
+                    }
                     println!(
                         "{}: OK ({} listener(s))",
                         config.display(),

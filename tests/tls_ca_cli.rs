@@ -176,3 +176,34 @@ fn key_is_handed_to_the_service_user_when_run_as_root() {
     assert!(!out.status.success());
     assert!(text(&out).contains("no-such-user-here"), "{}", text(&out));
 }
+
+#[test]
+fn check_refuses_a_ca_key_others_can_read_and_an_unusable_extra_ca_file() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(d.path(), "");
+    let check = |cfg: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["check", "--config"])
+            .arg(cfg)
+            .output()
+            .unwrap()
+    };
+    assert!(check(&cfg).status.success(), "no CA yet: nothing to load");
+    assert!(portcullis(&cfg, &["ca", "init"]).status.success());
+    assert!(check(&cfg).status.success());
+    let key = d.path().join("ca/ca.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = check(&cfg);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("chmod 600"), "{}", text(&out));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let own = d.path().join("ca/ca.pem");
+    let bad = config(d.path(), &format!("extra_ca_file = \"{}\"", own.display()));
+    let out = check(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("never trusted upstream"),
+        "{}",
+        text(&out)
+    );
+}

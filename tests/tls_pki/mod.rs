@@ -148,6 +148,7 @@ pub async fn serve(s: &Server, greeting: &'static str) -> SocketAddr {
     let acceptor = tokio_rustls::TlsAcceptor::from(server_config(s));
     tokio::spawn(async move {
         while let Ok((tcp, _)) = l.accept().await {
+            let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
