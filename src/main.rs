@@ -15,11 +15,14 @@ use portcullis::scan::Pipeline;
 use portcullis::withheld::Withheld;
 use portcullis::{nft, session_log};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "portcullis",
     version,
-    about = "Transparent POP3 scanning proxy for LAN gateways"
+    about = cli::ABOUT,
+    long_about = cli::LONG_ABOUT
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,25 +33,26 @@ struct Cli {
 enum Cmd {
     /// Run the proxy in the foreground (logs to stderr).
     Run {
-        #[arg(long, short)]
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Validate a config file; every problem is printed with key, value and fix.
     Check {
-        #[arg(long, short)]
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Print, apply or remove the nftables interception ruleset.
     Nft {
         #[arg(value_enum)]
         action: NftAction,
-        #[arg(long, short)]
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Inspect and manage quarantined originals.
     Quarantine {
         #[command(subcommand)]
         action: QAction,
+        /// Config file [default: /etc/portcullis/portcullis.toml]
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
@@ -56,9 +60,16 @@ enum Cmd {
     Sessions {
         #[command(subcommand)]
         action: SAction,
+        /// Config file [default: /etc/portcullis/portcullis.toml]
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
+    /// Scan message files (or - for stdin) with the configured engines; exit 0 clean, 1 found, 2 error.
+    Scan(cli::scan::ScanArgs),
+    /// Write the manual pages (portcullis.1 and one per subcommand) into a directory.
+    Man(cli::docs::ManArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::docs::CompletionsArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -89,7 +100,9 @@ enum QAction {
 
 #[derive(Subcommand)]
 enum SAction {
-    List,
+    /// One entry per session, oldest first; filters combine (all must match).
+    List(cli::sessions::ListArgs),
+    /// The whole log of one session.
     Show { id: String },
 }
 
@@ -168,6 +181,9 @@ fn main() -> ExitCode {
             };
             sessions_cmd(&cfg, action)
         }
+        Cmd::Scan(args) => cli::scan::run(&args),
+        Cmd::Man(args) => cli::docs::man::<Cli>(&args),
+        Cmd::Completions(args) => cli::docs::completions::<Cli>(&args),
     }
 }
 
@@ -243,15 +259,7 @@ fn quarantine_cmd(cfg: &Config, action: QAction) -> ExitCode {
 fn sessions_cmd(cfg: &Config, action: SAction) -> ExitCode {
     let dir = &cfg.general.session_log_dir;
     match action {
-        SAction::List => match session_log::list(dir) {
-            Ok(files) => {
-                for f in files {
-                    println!("{}\n    {}\n    {}", f.id, f.first, f.last);
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(format!("{}: {e}", dir.display())),
-        },
+        SAction::List(args) => cli::sessions::list(dir, &args),
         SAction::Show { id } => {
             let Some(sid) = SessionId::parse(&id) else {
                 return fail(format!("not a session id: {id:?}"));
