@@ -159,3 +159,112 @@ fn a_released_download_reaches_the_client_once_the_cause_is_gone() {
     );
     assert_eq!(&got[0][eol..], original.as_slice());
 }
+
+const SMTP_LISTENER: &str =
+    "[[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10025\"\nintercept_ports = [25, 587]\n";
+
+#[test]
+fn a_released_submission_is_sent_again_with_its_original_envelope() {
+    let mut t = Topology::new("srelease");
+    t.start_dovecot();
+    t.start_postfix();
+    let cfg = t.write_config(SMTP_LISTENER);
+    let cfg_s = cfg.display().to_string();
+    t.start_portcullis(&cfg);
+    let original = with_attachment("tool", "setup.exe", b"just text, not a program");
+    fs::write(t.path("tool.eml"), &original).unwrap();
+    let r = t.python_client(
+        SERVER_V4,
+        &format!(
+            r#"
+import smtplib
+s = smtplib.SMTP(HOST, 25, timeout=60)
+try:
+    s.sendmail('sender@example.test', ['alice@example.test', 'bob@example.test'], open({p:?}, 'rb').read())
+    out.write(b'ACCEPTED')
+except smtplib.SMTPDataError as e:
+    out.write(b'%d' % e.smtp_code)
+s.quit()
+"#,
+            p = t.path("tool.eml").display().to_string()
+        ),
+    );
+    assert_eq!(r, b"554");
+
+    let found = t.portcullis(&[
+        "sessions",
+        "list",
+        "--config",
+        &cfg_s,
+        "--json",
+        "--verdict",
+        "infected",
+    ]);
+    let found = String::from_utf8_lossy(&found.stdout).to_string();
+    assert_eq!(found.lines().count(), 1, "{found}");
+    assert!(found.contains("\"protocol\":\"smtp\""), "{found}");
+
+    let q = t.portcullis(&["quarantine", "list", "--config", &cfg_s]);
+    let q = String::from_utf8_lossy(&q.stdout).to_string();
+    assert_eq!(q.lines().count(), 1, "{q}");
+    let qid = q.split_whitespace().next().unwrap().to_string();
+    let show = t.portcullis(&["quarantine", "show", &qid, "--config", &cfg_s]);
+    let rec: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(rec["protocol"], "smtp");
+    let from = rec["from"].as_str().unwrap().to_string();
+    let to: Vec<String> = rec["to"]
+        .as_str()
+        .unwrap()
+        .split(", ")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(from, "sender@example.test");
+    assert_eq!(to, ["alice@example.test", "bob@example.test"]);
+    let out = t.path("released.eml");
+    let out_s = out.display().to_string();
+    let r = t.portcullis(&[
+        "quarantine",
+        "release",
+        &qid,
+        "--out",
+        &out_s,
+        "--config",
+        &cfg_s,
+    ]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert_eq!(fs::read(&out).unwrap(), original);
+
+    // Submitted again with swaks, as the README shows, from the gateway itself: its own
+    // connections are not redirected, so the server gets it directly.
+    let gw = t.gw_ns.clone();
+    let data = format!("@{out_s}");
+    let sent = t.ns_output(
+        &gw,
+        &[
+            "swaks",
+            "--server",
+            SERVER_V4,
+            "--port",
+            "25",
+            "--from",
+            &from,
+            "--to",
+            &to.join(","),
+            "--data",
+            &data,
+        ],
+    );
+    assert!(sent.status.success(), "swaks: {}", text(&sent));
+    // swaks ends the data with one more line break of its own; nothing else changes.
+    let lf: Vec<u8> = original.iter().copied().filter(|&b| b != b'\r').collect();
+    let trim = |m: &[u8]| m.trim_ascii_end().to_vec();
+    for mailbox in ["alice", "bob"] {
+        let stored = t.wait_stored(mailbox, 1);
+        assert_eq!(stored.len(), 1, "{mailbox}");
+        assert!(
+            trim(&stored[0]).ends_with(&trim(&lf)),
+            "{mailbox}: {}",
+            String::from_utf8_lossy(&stored[0])
+        );
+    }
+}
