@@ -181,6 +181,13 @@ fn sessions_list_filters_and_prints_json() {
     assert_eq!(lines[0]["verdicts"]["infected"], 1);
     assert_eq!(lines[0]["end"], "2026-11-22T19:26:12.552Z");
 
+    // Before the first session the directory does not exist: nothing to list, not an error.
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh_cfg = config(fresh.path(), "");
+    let o = portcullis(&["sessions", "list", "--config", &fresh_cfg]);
+    assert!(o.status.success() && o.stdout.is_empty(), "{}", text(&o));
+    assert!(text(&o).contains("no sessions yet"), "{}", text(&o));
+
     let o = portcullis(&["sessions", "list", "--config", &cfg, "--since", "soon"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("an age like 2h"), "{}", text(&o));

@@ -239,6 +239,14 @@ pub fn summaries(dir: &Path) -> io::Result<Vec<Summary>> {
 pub fn list(dir: &Path, args: &ListArgs) -> ExitCode {
     let all = match summaries(dir) {
         Ok(a) => a,
+        // A fresh install: the proxy creates the directory with its first session.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            eprintln!(
+                "{}: no sessions yet (the directory does not exist)",
+                dir.display()
+            );
+            Vec::new()
+        }
         Err(e) => {
             eprintln!("{}: {e}", dir.display());
             return ExitCode::FAILURE;
