@@ -14,11 +14,14 @@ use portcullis::scan::Pipeline;
 use portcullis::server::Server;
 use portcullis::{nft, session_log};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "portcullis",
     version,
-    about = "Transparent POP3 scanning proxy for LAN gateways"
+    about = cli::ABOUT,
+    long_about = cli::LONG_ABOUT
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,25 +32,26 @@ struct Cli {
 enum Cmd {
     /// Run the proxy in the foreground (logs to stderr).
     Run {
-        #[arg(long, short)]
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Validate a config file; every problem is printed with key, value and fix.
     Check {
-        #[arg(long, short)]
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Print, apply or remove the nftables interception ruleset.
     Nft {
         #[arg(value_enum)]
         action: NftAction,
-        #[arg(long, short)]
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Inspect and manage quarantined originals.
     Quarantine {
         #[command(subcommand)]
         action: QAction,
+        /// Config file [default: /etc/portcullis/portcullis.toml]
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
@@ -55,6 +59,7 @@ enum Cmd {
     Sessions {
         #[command(subcommand)]
         action: SAction,
+        /// Config file [default: /etc/portcullis/portcullis.toml]
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
@@ -65,6 +70,12 @@ enum Cmd {
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
+    /// Scan message files (or - for stdin) with the configured engines; exit 0 clean, 1 found, 2 error.
+    Scan(cli::scan::ScanArgs),
+    /// Write the manual pages (portcullis.1 and one per subcommand) into a directory.
+    Man(cli::docs::ManArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::docs::CompletionsArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -95,7 +106,9 @@ enum QAction {
 
 #[derive(Subcommand)]
 enum SAction {
-    List,
+    /// One entry per session, oldest first; filters combine (all must match).
+    List(cli::sessions::ListArgs),
+    /// The whole log of one session.
     Show { id: String },
 }
 
@@ -199,6 +212,9 @@ fn main() -> ExitCode {
             };
             portcullis::tls::cli::run(&cfg.tls, &cfg.general.hostname, action)
         }
+        Cmd::Scan(args) => cli::scan::run(&args),
+        Cmd::Man(args) => cli::docs::man::<Cli>(&args),
+        Cmd::Completions(args) => cli::docs::completions::<Cli>(&args),
     }
 }
 
@@ -274,15 +290,7 @@ fn quarantine_cmd(cfg: &Config, action: QAction) -> ExitCode {
 fn sessions_cmd(cfg: &Config, action: SAction) -> ExitCode {
     let dir = &cfg.general.session_log_dir;
     match action {
-        SAction::List => match session_log::list(dir) {
-            Ok(files) => {
-                for f in files {
-                    println!("{}\n    {}\n    {}", f.id, f.first, f.last);
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(format!("{}: {e}", dir.display())),
-        },
+        SAction::List(args) => cli::sessions::list(dir, &args),
         SAction::Show { id } => {
             let Some(sid) = SessionId::parse(&id) else {
                 return fail(format!("not a session id: {id:?}"));

@@ -1,0 +1,27 @@
+//! Command-line pieces kept out of `main.rs`: the help text, `scan`, the filters of
+//! `sessions list`, and the generated manual pages and shell completions.
+pub mod docs;
+pub mod scan;
+pub mod sessions;
+
+pub const ABOUT: &str = "Transparent POP3, IMAP and SMTP scanning proxy for LAN gateways";
+
+pub const LONG_ABOUT: &str = "\
+Transparent POP3, IMAP and SMTP scanning proxy for LAN gateways.
+
+nftables on the gateway redirects the clients' mail connections to portcullis. It recovers
+where each client meant to go, connects to the real server, and holds every message until
+antivirus and spam scoring have judged it; no client is reconfigured.
+
+  POP3  Post Office Protocol 3 (port 110): mail a client downloads. Messages fetched with
+        RETR or TOP are scanned; an infected one is replaced by a notice and its original
+        quarantined, spam is tagged.
+  IMAP  Internet Message Access Protocol (port 143): mailbox access. Messages fetched
+        (FETCH) or uploaded (APPEND) are scanned the same way (planned; not intercepted
+        by this build).
+  SMTP  Simple Mail Transfer Protocol (ports 25 and 587): mail a client sends. A message
+        (DATA) is scanned before the real server receives any of it; an infected one is
+        rejected and quarantined, spam is tagged.
+
+The configuration is /etc/portcullis/portcullis.toml unless --config names another file;
+`portcullis check` validates it. `portcullis man DIR` writes the manual pages.";
