@@ -49,6 +49,9 @@ pub enum ProxyError {
     Protocol { side: Side, why: String },
     /// `side` closed the connection where the protocol did not allow it.
     Closed { side: Side },
+    /// A TLS handshake with `side` failed or was refused (upstream verification, client
+    /// handshake); the client got a TLS alert, never a certificate for an unverified server.
+    Tls { side: Side, why: String },
     /// The gateway is shutting down and the session was idle (or its drain time ran out).
     Shutdown,
 }
@@ -61,7 +64,8 @@ impl ProxyError {
             | ProxyError::LineTooLong { side, .. }
             | ProxyError::TooLarge { side, .. }
             | ProxyError::Protocol { side, .. }
-            | ProxyError::Closed { side } => *side,
+            | ProxyError::Closed { side }
+            | ProxyError::Tls { side, .. } => *side,
             ProxyError::Shutdown => Side::Local,
         }
     }
@@ -106,6 +110,7 @@ impl fmt::Display for ProxyError {
             }
             ProxyError::Protocol { side, why } => write!(f, "{side} protocol error: {why}"),
             ProxyError::Closed { side } => write!(f, "{side} closed the connection"),
+            ProxyError::Tls { side, why } => write!(f, "{side} TLS: {why}"),
             ProxyError::Shutdown => f.write_str("local: the gateway is shutting down"),
         }
     }

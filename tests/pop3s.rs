@@ -155,3 +155,66 @@ fn a_server_that_fails_verification_gets_the_client_no_certificate() {
         "{logs}"
     );
 }
+
+const POP3_LISTENER: &str =
+    "[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n";
+
+/// Python: POP3 on 110, CAPA, STLS trusting only `cafile`, CAPA again, then the mailbox;
+/// prints the capability lists and each message's hex, or the error class.
+fn stls_client(cafile: &str) -> String {
+    format!(
+        r#"
+ctx = ssl.create_default_context(cafile={cafile:?})
+try:
+    p = poplib.POP3('mail.portcullis.test', 110, timeout=60)
+    out.write(b'before ' + ' '.join(sorted(p.capa())).encode() + b'\n')
+    p.stls(context=ctx)
+    out.write(b'after ' + ' '.join(sorted(p.capa())).encode() + b'\n')
+    p.user('alice'); p.pass_('alicepw')
+    for i in range(1, len(p.list()[1]) + 1):
+        resp, lines, octets = p.retr(i)
+        out.write((b'\r\n'.join(lines) + b'\r\n').hex().encode() + b'\n')
+    p.quit()
+except (ssl.SSLError, ConnectionError, poplib.error_proto) as e:
+    out.write(('ERROR ' + type(e).__name__ + ' ' + str(e)).encode() + b'\n')
+"#
+    )
+}
+
+#[test]
+fn stls_is_intercepted_on_both_legs_and_the_session_is_scanned() {
+    let mut t = Topology::new("stls");
+    t.start_dovecot();
+    t.deliver(
+        "alice",
+        "1",
+        format!("From: x@example.test\r\nSubject: bad\r\nMessage-ID: <bad@example.test>\r\n\r\n{EICAR}\r\n")
+            .as_bytes(),
+    );
+    name_the_server(&t);
+    let extra = t.path("tls/ca.crt").display().to_string();
+    let cfg = t.write_config(&format!("{}{POP3_LISTENER}", tls_section(&t, &extra)));
+    let pem = ca_init(&t, &cfg);
+    t.start_portcullis(&cfg);
+    let out = t.python_client(SERVER_V4, &stls_client(&pem));
+    let text = String::from_utf8_lossy(&out);
+    let mut lines = text.lines();
+    let before = lines.next().unwrap();
+    assert!(
+        before.contains("STLS"),
+        "STLS offered while plaintext: {text}"
+    );
+    let after = lines.next().unwrap();
+    assert!(
+        after.starts_with("after ") && !after.contains("STLS"),
+        "{text}"
+    );
+    let got = hex_lines(lines.collect::<Vec<_>>().join("\n").as_bytes());
+    assert_eq!(got.len(), 1, "{text}");
+    assert!(!got[0].contains("EICAR-STANDARD"), "{}", got[0]);
+    assert!(got[0].contains("[removed by mail gateway]"), "{}", got[0]);
+    let logs = t.session_logs();
+    assert!(logs.contains("tls intercepted after STARTTLS"), "{logs}");
+    assert!(logs.contains("login ok user=alice"), "{logs}");
+    assert!(!logs.contains("NOT SCANNED"), "{logs}");
+}

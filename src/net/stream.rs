@@ -25,6 +25,16 @@ pub enum Stream {
     Plain(TcpStream),
     /// TLS that portcullis terminates (client leg) or originates (server leg).
     Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+    /// Taken away for a moment while the leg is upgraded to TLS: reads see the end of the
+    /// stream, writes fail.
+    Detached,
+}
+
+fn detached() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "stream detached for a TLS upgrade",
+    )
 }
 
 impl Stream {
@@ -32,6 +42,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s.peer_addr(),
             Stream::Tls(s) => s.get_ref().0.peer_addr(),
+            Stream::Detached => Err(detached()),
         }
     }
 
@@ -43,7 +54,15 @@ impl Stream {
             Stream::Tls(s) => {
                 let _ = s.get_ref().0.set_nodelay(true);
             }
+            Stream::Detached => {}
         }
+    }
+}
+
+impl Stream {
+    /// Takes the stream out of a leg that is about to be upgraded, leaving it detached.
+    pub fn detach(&mut self) -> Stream {
+        std::mem::replace(self, Stream::Detached)
     }
 }
 
@@ -58,7 +77,7 @@ impl SessionStream for Stream {
         match self {
             Stream::Plain(s) => Some(s),
             // rustls reads ahead of what the session consumed: no low-water mark here.
-            Stream::Tls(_) => None,
+            Stream::Tls(_) | Stream::Detached => None,
         }
     }
 }
@@ -75,6 +94,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Detached => Poll::Ready(Ok(())),
         }
     }
 }
@@ -88,6 +108,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Detached => Poll::Ready(Err(detached())),
         }
     }
 
@@ -95,6 +116,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Detached => Poll::Ready(Ok(())),
         }
     }
 
@@ -102,6 +124,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Detached => Poll::Ready(Ok(())),
         }
     }
 
@@ -113,6 +136,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::Detached => Poll::Ready(Err(detached())),
         }
     }
 
@@ -120,6 +144,7 @@ impl AsyncWrite for Stream {
         match self {
             Stream::Plain(s) => s.is_write_vectored(),
             Stream::Tls(s) => s.is_write_vectored(),
+            Stream::Detached => false,
         }
     }
 }

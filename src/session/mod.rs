@@ -49,6 +49,8 @@ pub struct Ctx {
     pub shutdown: watch::Receiver<bool>,
     /// Messages carried, for the end line.
     pub messages: u64,
+    /// Both legs run over TLS that portcullis terminates.
+    pub tls_active: bool,
 }
 
 /// A session's context and its two legs.
@@ -86,6 +88,9 @@ pub trait Driver: Sized + Send {
     fn summary(&self) -> String;
     /// Discards what the server sent after its STARTTLS answer; returns how many bytes.
     fn discard_server_pending(&mut self) -> usize;
+    /// Both legs were upgraded to TLS: `serve` goes on without a greeting, and what the
+    /// driver learned of the server in plaintext (capabilities) is forgotten.
+    fn upgraded(&mut self);
 }
 
 /// Where a session goes and who asked: what the listener knows about a connection.
@@ -119,7 +124,10 @@ pub async fn run<D: Driver>(open: Opening) {
                 let server_pending = d.discard_server_pending();
                 match upgrade::after_starttls(d.core(), server_pending, &ok).await {
                     Ok(upgrade::Upgraded::Ended(r)) => break r.to_string(),
-                    Ok(upgrade::Upgraded::Continue) => continue,
+                    Ok(upgrade::Upgraded::Continue) => {
+                        d.upgraded();
+                        continue;
+                    }
                     Err(e) => break e.to_string(),
                 }
             }
@@ -163,6 +171,7 @@ async fn start(
             limits.max_line_bytes,
         )
     };
+    let mut tls_active = false;
     let (client, server, splice) =
         match legs::open(&app, &open.lcfg, open.client, open.server_addr).await {
             Ok(Legs::Open {
@@ -172,6 +181,7 @@ async fn start(
             }) => {
                 if let Some(facts) = tls {
                     log.event("tls", &format!("intercepted {facts}"));
+                    tls_active = true;
                 }
                 (client, server, None)
             }
@@ -206,6 +216,7 @@ async fn start(
         qseq: 0,
         shutdown: open.shutdown,
         messages: 0,
+        tls_active,
     };
     let core = Core {
         ctx,

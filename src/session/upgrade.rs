@@ -1,14 +1,62 @@
 //! What happens after the real server accepted STARTTLS (POP3 STLS, SMTP STARTTLS).
 //!
 //! Plaintext that either side sent between the command and the handshake is dropped on
-//! both legs: it can only be an injection. Until the gateway terminates TLS itself, the
-//! session then continues in TLS end to end, unscanned (`starttls = passthrough`), and
-//! says so in its log.
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! both legs: it can only be an injection. Then, with TLS interception (a local CA exists
+//! and the listener's mode is `intercept`), the client is told to go ahead, its
+//! ClientHello is read, the server leg is upgraded and verified for the name the client
+//! asked (or the name mapped for the destination), and only then does the client get a
+//! leaf minted for that name; the driver's command loop goes on over both TLS legs. If
+//! the server fails verification the client gets a TLS alert and the session ends: it
+//! never continues in a session that pretends to be protected. Without interception the
+//! session continues in TLS end to end, unscanned, and says so in its log.
+use std::sync::{Arc, Mutex};
 
-use super::Core;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
 use super::conn::{CLIENT_LIMIT, write_within};
+use super::{Core, Ctx};
+use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
+use crate::net::stream::Stream;
+use crate::tls::{Accepted, Intercepted, TlsMode, UpstreamError};
+
+/// What a session does with STARTTLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartTlsMode {
+    /// Terminate both legs and go on scanning.
+    Intercept,
+    /// Relay the encrypted session end to end, unscanned (logged).
+    Passthrough,
+    /// Hide STARTTLS from the client and refuse it.
+    Strip,
+}
+
+impl Ctx {
+    /// The listener's STARTTLS mode: `tls.listener_mode` (intercept by default) once a CA
+    /// exists, else its `starttls` setting. A session already in TLS offers no STARTTLS.
+    pub fn starttls_mode(&self) -> StartTlsMode {
+        if self.tls_active {
+            return StartTlsMode::Strip;
+        }
+        let by_tls = self
+            .app
+            .tls
+            .as_ref()
+            .and_then(|_| self.app.cfg.tls.mode_for(self.lcfg.listen, true));
+        match (by_tls, self.lcfg.starttls) {
+            (Some(TlsMode::Intercept), _) => StartTlsMode::Intercept,
+            (Some(TlsMode::Passthrough), _) => StartTlsMode::Passthrough,
+            (Some(TlsMode::Strip), _) | (None, StartTls::Strip) => StartTlsMode::Strip,
+            (None, StartTls::Passthrough) => StartTlsMode::Passthrough,
+        }
+    }
+
+    /// Whether STARTTLS may be offered to the client.
+    pub fn offers_starttls(&self) -> bool {
+        self.starttls_mode() != StartTlsMode::Strip
+    }
+}
 
 /// How the session went on after STARTTLS.
 pub enum Upgraded {
@@ -19,7 +67,7 @@ pub enum Upgraded {
     Continue,
 }
 
-/// Drops pending plaintext, tells the client `ok`, and splices the legs.
+/// Drops pending plaintext, tells the client `ok`, and intercepts or splices the legs.
 pub async fn after_starttls(
     core: &mut Core,
     server_pending: usize,
@@ -35,12 +83,93 @@ pub async fn after_starttls(
         );
     }
     core.client.send(ok).await?;
+    if core.ctx.starttls_mode() == StartTlsMode::Intercept {
+        return intercept(core).await;
+    }
     core.ctx.log.event(
         "starttls",
         "session continues in TLS end to end: NOT SCANNED (starttls = passthrough)",
     );
     splice(core).await?;
     Ok(Upgraded::Ended("tls passthrough ended"))
+}
+
+fn plain(s: Stream, side: Side) -> Result<TcpStream, ProxyError> {
+    match s {
+        Stream::Plain(t) => Ok(t),
+        _ => Err(ProxyError::Tls {
+            side,
+            why: "STARTTLS on a leg that is not plain TCP".into(),
+        }),
+    }
+}
+
+/// Both legs upgraded: the client's ClientHello first, then the server verified for its
+/// name, then the client's handshake with a minted leaf.
+async fn intercept(core: &mut Core) -> Result<Upgraded, ProxyError> {
+    let app = core.ctx.app.clone();
+    let Some(ic) = app.tls.as_ref() else {
+        return Err(ProxyError::Tls {
+            side: Side::Local,
+            why: "no interceptor".into(),
+        });
+    };
+    let client = plain(core.client.stream.detach(), Side::Client)?;
+    let slot = Arc::new(Mutex::new(Some(plain(
+        core.server.stream.detach(),
+        Side::Server,
+    )?)));
+    let (up, taken) = (ic.upstream().clone(), slot.clone());
+    let accepted = ic
+        .accept(client, core.ctx.server_addr.0, |name| {
+            let tcp = taken.lock().unwrap_or_else(|p| p.into_inner()).take();
+            async move {
+                let tcp =
+                    tcp.ok_or_else(|| UpstreamError::Io(std::io::Error::other("no server leg")))?;
+                up.connect(tcp, name).await
+            }
+        })
+        .await;
+    let leftover = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match accepted {
+        Ok(Accepted::Intercepted(b)) => {
+            let Intercepted {
+                client,
+                upstream,
+                facts,
+            } = *b;
+            core.client.stream = Stream::Tls(Box::new(client.into()));
+            core.server.stream = Stream::Tls(Box::new(upstream.into()));
+            core.ctx.tls_active = true;
+            core.ctx
+                .log
+                .event("tls", &format!("intercepted after STARTTLS {facts}"));
+            Ok(Upgraded::Continue)
+        }
+        Ok(Accepted::Passthrough {
+            io,
+            replay,
+            sni,
+            reason,
+        }) => {
+            core.client.stream = Stream::Plain(io);
+            core.server.stream = leftover.map(Stream::Plain).unwrap_or(Stream::Detached);
+            let sni = sni.as_deref().unwrap_or("-").to_string();
+            core.ctx.log.event(
+                "tls",
+                &format!("after STARTTLS end to end, NOT SCANNED: {reason:?} sni={sni}"),
+            );
+            passthrough(core, &replay).await?;
+            Ok(Upgraded::Ended("tls passthrough ended"))
+        }
+        Err(e) => Err(ProxyError::Tls {
+            side: match e {
+                crate::tls::AcceptError::Upstream { .. } => Side::Server,
+                _ => Side::Client,
+            },
+            why: format!("{} {e}", e.kind()),
+        }),
+    }
 }
 
 /// A session relayed end to end from its start (implicit TLS not intercepted): `replay`

@@ -3,7 +3,6 @@
 //! until its verdict (`retrieve`), and guards DELE of replaced messages (`mailbox`).
 use std::collections::{BTreeMap, HashMap};
 
-use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
 use crate::ids::QuarantineId;
 use crate::proto::lines::trim_eol;
@@ -34,6 +33,8 @@ pub struct Pop3 {
     pub(super) replaced: HashMap<u32, Option<QuarantineId>>,
     pub(super) verdicts: BTreeMap<&'static str, u64>,
     pub(super) ahead: LookAhead,
+    /// The server's greeting was relayed (a session upgraded to TLS goes on without one).
+    greeted: bool,
 }
 
 impl Driver for Pop3 {
@@ -52,6 +53,7 @@ impl Driver for Pop3 {
             replaced: HashMap::new(),
             verdicts: BTreeMap::new(),
             ahead: LookAhead::default(),
+            greeted: false,
         }
     }
 
@@ -86,6 +88,11 @@ impl Driver for Pop3 {
 
     fn discard_server_pending(&mut self) -> usize {
         self.sdec.take_pending().len()
+    }
+
+    fn upgraded(&mut self) {
+        // The client asks CAPA again over TLS; what the server offered before counts no more.
+        self.ahead = LookAhead::default();
     }
 }
 
@@ -148,10 +155,13 @@ impl Pop3 {
     }
 
     async fn serve_commands(&mut self) -> Result<Flow, ProxyError> {
-        let (st, greeting) = self.server_status().await?;
-        self.send_client(&greeting).await?;
-        if st != Status::Ok {
-            return Ok(Flow::End("server refused the session"));
+        if !self.greeted {
+            let (st, greeting) = self.server_status().await?;
+            self.send_client(&greeting).await?;
+            if st != Status::Ok {
+                return Ok(Flow::End("server refused the session"));
+            }
+            self.greeted = true;
         }
         loop {
             let Some(line) = self.next_command().await? else {
@@ -206,7 +216,7 @@ impl Pop3 {
     /// STLS: refused when stripped; otherwise asked upstream, and the session upgrades
     /// when the server agrees.
     async fn stls(&mut self, line: &[u8]) -> Result<Option<Flow>, ProxyError> {
-        if self.core.ctx.lcfg.starttls == StartTls::Strip {
+        if !self.core.ctx.offers_starttls() {
             self.send_client(
                 b"-ERR portcullis: STLS is not available through this mail gateway\r\n",
             )
@@ -260,7 +270,7 @@ impl Pop3 {
     /// of lines, and one write per line was as many system calls and small segments.
     async fn relay_block(&mut self, verb: Verb) -> Result<(), ProxyError> {
         let limit = self.core.ctx.app.cfg.limits.max_listing_bytes;
-        let allow_stls = self.core.ctx.lcfg.starttls == StartTls::Passthrough;
+        let allow_stls = self.core.ctx.offers_starttls();
         let mut total = 0u64;
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];

@@ -2,7 +2,6 @@
 //! PIPELINING every command still gets exactly one reply, in order. A message is received
 //! and scanned before the real server sees any of it (`submit`); the envelope and its
 //! limits are in `envelope`.
-use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
 use crate::proto::lines::trim_eol;
 use crate::proto::sasl;
@@ -17,6 +16,8 @@ pub struct Smtp {
     pub(super) ext: Extensions,
     pub(super) txn: Option<Txn>,
     pub(super) delivered: u64,
+    /// The server's greeting was relayed (a session upgraded to TLS goes on without one).
+    greeted: bool,
 }
 
 impl Driver for Smtp {
@@ -30,6 +31,7 @@ impl Driver for Smtp {
             ext: Extensions::default(),
             txn: None,
             delivered: 0,
+            greeted: false,
         }
     }
 
@@ -71,6 +73,12 @@ impl Driver for Smtp {
     fn discard_server_pending(&mut self) -> usize {
         self.core.server.buf.take_pending().len()
     }
+
+    fn upgraded(&mut self) {
+        // RFC 3207: the client starts over with EHLO; nothing learned before counts.
+        self.ext = Extensions::default();
+        self.txn = None;
+    }
 }
 
 impl Smtp {
@@ -107,10 +115,13 @@ impl Smtp {
     }
 
     async fn serve_commands(&mut self) -> Result<Flow, ProxyError> {
-        let greeting = self.server_reply().await?;
-        self.reply_client(&greeting).await?;
-        if greeting.code != 220 {
-            return Ok(Flow::End("server refused the session"));
+        if !self.greeted {
+            let greeting = self.server_reply().await?;
+            self.reply_client(&greeting).await?;
+            if greeting.code != 220 {
+                return Ok(Flow::End("server refused the session"));
+            }
+            self.greeted = true;
         }
         loop {
             let Some(line) = self.core.command().await? else {
@@ -191,7 +202,7 @@ impl Smtp {
             }
             return self.reply_client(&r).await;
         }
-        let allow_tls = self.core.ctx.lcfg.starttls == StartTls::Passthrough;
+        let allow_tls = self.core.ctx.offers_starttls();
         let (filtered, ext) = codec::filter_ehlo(&r, max, allow_tls);
         self.ext = ext;
         self.reply_client(&filtered).await
@@ -207,7 +218,7 @@ impl Smtp {
                 &format!("discarded {injected} bytes sent after STARTTLS"),
             );
         }
-        if self.core.ctx.lcfg.starttls == StartTls::Strip || !self.ext.starttls {
+        if !self.core.ctx.offers_starttls() || !self.ext.starttls {
             let r = Reply::new(
                 454,
                 "4.7.0 portcullis: TLS is not available through this mail gateway",
