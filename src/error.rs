@@ -51,6 +51,8 @@ pub enum ProxyError {
     Closed { side: Side },
     /// The gateway is shutting down and the session was idle (or its drain time ran out).
     Shutdown,
+    /// The session was ended on request (`portcullis sessions kill`, `abuse.end_sessions`).
+    Killed,
 }
 
 impl ProxyError {
@@ -62,7 +64,7 @@ impl ProxyError {
             | ProxyError::TooLarge { side, .. }
             | ProxyError::Protocol { side, .. }
             | ProxyError::Closed { side } => *side,
-            ProxyError::Shutdown => Side::Local,
+            ProxyError::Shutdown | ProxyError::Killed => Side::Local,
         }
     }
 
@@ -107,6 +109,7 @@ impl fmt::Display for ProxyError {
             ProxyError::Protocol { side, why } => write!(f, "{side} protocol error: {why}"),
             ProxyError::Closed { side } => write!(f, "{side} closed the connection"),
             ProxyError::Shutdown => f.write_str("local: the gateway is shutting down"),
+            ProxyError::Killed => f.write_str("local: the session was ended on request"),
         }
     }
 }

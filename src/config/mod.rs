@@ -11,11 +11,13 @@ use serde::Deserialize;
 
 mod abuse;
 mod builtin;
+mod control;
 mod error;
 mod files;
 mod general;
 mod limits;
 mod listener;
+mod metrics;
 mod nft;
 mod policy;
 mod quarantine;
@@ -25,10 +27,12 @@ mod socket;
 
 pub use abuse::{Abuse, Alert, Lockout, RateRule, RateScope, RateWhat};
 pub use builtin::Builtin;
+pub use control::Control;
 pub use error::{ConfigError, MAX_SECS};
 pub use general::{General, LogFormat};
 pub use limits::{Limits, MAX_SHUTDOWN_DRAIN_SECS};
 pub use listener::{Listener, Protocol, StartTls};
+pub use metrics::MetricsCfg;
 pub use nft::Nft;
 pub use policy::{DownloadAction, DownloadPolicy, Policy, SubmissionPolicy, SubmitAction};
 pub use quarantine::QuarantineCfg;
@@ -55,6 +59,10 @@ pub struct Config {
     pub smtp: Smtp,
     #[serde(default)]
     pub abuse: Abuse,
+    #[serde(default)]
+    pub metrics: MetricsCfg,
+    #[serde(default)]
+    pub control: Control,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
 }
@@ -97,6 +105,8 @@ impl Config {
         self.nft.validate(&mut errors);
         self.smtp.validate(&mut errors);
         self.abuse.validate(&mut errors);
+        self.metrics.validate(&mut errors);
+        self.control.validate(&mut errors);
         Listener::validate_all(&self.listeners, &mut errors);
         errors
     }

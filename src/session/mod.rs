@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod disposition;
 pub mod hold;
 pub mod login;
+pub mod observe;
 pub mod upgrade;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use crate::app::App;
 use crate::config::Listener;
 use crate::error::{ProxyError, Side};
 use crate::ids::{ClientAddr, OrigDstAddr, SessionId};
+use crate::live::Registration;
 use crate::net::stream::Stream;
 use crate::net::upstream;
 use crate::session_log::SessionLog;
@@ -48,6 +50,8 @@ pub struct Ctx {
     pub shutdown: watch::Receiver<bool>,
     /// Messages carried, for the end line.
     pub messages: u64,
+    /// The session's entry among the live sessions, with its cancel signal.
+    pub live: Registration,
 }
 
 /// A session's context and its two legs.
@@ -104,27 +108,30 @@ pub async fn run<D: Driver>(open: Opening) {
         return;
     };
     let mut d = D::new(core);
-    let reason = loop {
+    let (reason, class) = loop {
         match d.serve().await {
-            Ok(Flow::End(r)) => break r.to_string(),
+            Ok(Flow::End(r)) => break (r.to_string(), observe::end_class(None)),
             Ok(Flow::StartTls { ok }) => {
                 let server_pending = d.discard_server_pending();
                 match upgrade::after_starttls(d.core(), server_pending, &ok).await {
-                    Ok(upgrade::Upgraded::Ended(r)) => break r.to_string(),
+                    Ok(upgrade::Upgraded::Ended(r)) => {
+                        break (r.to_string(), observe::end_class(None));
+                    }
                     Ok(upgrade::Upgraded::Continue) => continue,
-                    Err(e) => break e.to_string(),
+                    Err(e) => break (e.to_string(), observe::end_class(Some(&e))),
                 }
             }
             Err(e) => {
                 if let Some(reply) = D::farewell(&e) {
                     d.core().client.refuse(reply).await;
                 }
-                break e.to_string();
+                break (e.to_string(), observe::end_class(Some(&e)));
             }
         }
     };
     let summary = d.summary();
     d.core().end(&reason, &summary);
+    d.core().count_end(class);
 }
 
 /// Opens the session log and connects to the real server; when the server cannot be
@@ -141,6 +148,7 @@ async fn start(open: Opening, protocol: &'static str, unreachable: &[u8]) -> Opt
             open.lcfg.protocol, open.client_addr, open.server_addr, open.lcfg.listen
         ),
     );
+    app.metrics.session_started(protocol);
     let limits = &cfg.limits;
     let mut client = Conn::new(
         open.client,
@@ -154,6 +162,7 @@ async fn start(open: Opening, protocol: &'static str, unreachable: &[u8]) -> Opt
         Err(e) => {
             let _ = client.send(unreachable).await;
             log.event("end", &format!("reason=\"server: connect failed: {e}\""));
+            observe::connect_failed(&app, protocol);
             return None;
         }
     };
@@ -163,7 +172,12 @@ async fn start(open: Opening, protocol: &'static str, unreachable: &[u8]) -> Opt
         Duration::from_secs(limits.server_timeout_secs),
         limits.max_line_bytes,
     );
+    let live = app
+        .live
+        .register(&id, protocol, open.client_addr, open.server_addr);
+    client.cancel = Some(live.cancel());
     let ctx = Ctx {
+        live,
         app: open.app,
         lcfg: open.lcfg,
         protocol,
