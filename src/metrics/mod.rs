@@ -116,7 +116,7 @@ impl Metrics {
         );
         r.register_with_unit(
             "scan_duration",
-            "Time from a held message's end to its verdict",
+            "Time from the start of a held message to its verdict (receiving it included)",
             Unit::Seconds,
             m.scan_duration.clone(),
         );
