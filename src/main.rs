@@ -102,6 +102,9 @@ enum SAction {
         #[arg(long)]
         client: Option<std::net::IpAddr>,
     },
+    /// The sessions open now in the running proxy (through control.socket), one JSON
+    /// object a line.
+    Live,
     List,
     Show {
         id: String,
@@ -281,6 +284,18 @@ fn sessions_cmd(cfg: &Config, action: SAction) -> ExitCode {
     match action {
         SAction::Kill { user, client } => {
             control_cmd(cfg, &portcullis::control::Request::Kill { user, client })
+        }
+        SAction::Live => {
+            match portcullis::control::client::send(cfg, &portcullis::control::Request::List) {
+                Ok(a) if a.ok => {
+                    for s in a.sessions {
+                        println!("{}", serde_json::to_string(&s).unwrap_or_default());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Ok(a) => fail(a.message),
+                Err(e) => fail(e),
+            }
         }
         SAction::List => match session_log::list(dir) {
             Ok(files) => {

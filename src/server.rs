@@ -82,6 +82,9 @@ impl Server {
         for t in &self.tasks {
             t.abort();
         }
+        if let Some(p) = &self.reloader.current().cfg.control.socket {
+            let _ = std::fs::remove_file(p);
+        }
         let limit = Duration::from_secs(self.reloader.current().cfg.limits.shutdown_drain_secs);
         let open = self.caps.open();
         if open > 0 {

@@ -104,6 +104,12 @@ async fn a_tripping_rate_limit_ends_the_offenders_sessions() {
             .starts_with("235")
     );
 
+    let (ok, live) = g.cli(&["sessions", "live"]);
+    assert!(ok, "{live}");
+    assert!(
+        live.contains("\"user\":\"alice\"") && live.contains("\"protocol\":\"smtp\""),
+        "{live}"
+    );
     let mut c = Client::connect(g.smtp).await;
     let (accepted, last) = send_until_cut_off(&mut c, &g, None).await;
     assert_eq!(accepted, 4, "{last}");
