@@ -142,3 +142,86 @@ async fn a_tripping_rate_limit_ends_the_offenders_sessions() {
         "{scrape}"
     );
 }
+
+/// A fake spamd: for each check it says so on `asked`, waits for a permit from `gate`, then
+/// answers "not spam" and closes.
+async fn fake_spamd(gate: Arc<Semaphore>, asked: Arc<Semaphore>) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let (gate, asked) = (gate.clone(), asked.clone());
+            tokio::spawn(async move {
+                let mut s = BufReader::new(s);
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    s.read_line(&mut line).await.unwrap();
+                    if let Some(v) = line.strip_prefix("Content-length: ") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0u8; len];
+                s.read_exact(&mut body).await.unwrap();
+                asked.add_permits(1);
+                gate.acquire().await.unwrap().forget();
+                let w = s.get_mut();
+                let _ = w
+                    .write_all(b"SPAMD/1.1 0 EX_OK\r\nSpam: False ; 1.0 / 5.0\r\n\r\n")
+                    .await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_being_scanned_when_the_kill_comes_never_goes_upstream() {
+    let (gate, asked) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
+    let spamd = fake_spamd(gate.clone(), asked.clone()).await;
+    let extra = format!(
+        "[scan]\nengines = [\"builtin\", \"spamd\"]\n[scan.spamd]\naddress = \"tcp:{spamd}\"\n"
+    );
+    let pop3_up = fake_pop3(message("x", "y"), open_gate()).await;
+    let (smtp_up, log) = fake_smtp().await;
+    let g = Gateway::start(pop3_up, smtp_up, &extra).await;
+    let mut c = Client::connect(g.smtp).await;
+    assert!(c.line().await.starts_with("220"));
+    assert!(c.ask("EHLO me\r\n").await.starts_with("250"));
+    assert!(
+        c.ask(&format!("AUTH PLAIN {ALICE}\r\n"))
+            .await
+            .starts_with("235")
+    );
+    assert!(
+        c.ask("MAIL FROM:<alice@example.org>\r\n")
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        c.ask("RCPT TO:<b@example.org>\r\n")
+            .await
+            .starts_with("250")
+    );
+    assert!(c.ask("DATA\r\n").await.starts_with("354"));
+    c.send(&format!("{}.\r\n", message("held", "scanned now")))
+        .await;
+    // The whole message is in and held while spamd looks at it.
+    asked.acquire().await.unwrap().forget();
+    let (ok, out) = g.cli(&["sessions", "kill", "--user", "alice"]);
+    assert!(ok && out.contains("ended 1 live session"), "{out}");
+    gate.add_permits(1);
+    let r = c.line().await;
+    assert!(r.starts_with("421 4.7.0 "), "{r}");
+    let log = log.lock().unwrap();
+    assert!(log.messages.is_empty(), "{:?}", log.messages);
+    assert!(
+        !log.lines.iter().any(|l| l.starts_with("DATA")),
+        "{:?}",
+        log.lines
+    );
+}
