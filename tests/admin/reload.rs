@@ -38,6 +38,20 @@ async fn a_reload_during_a_download_and_a_submission_lets_both_finish() {
     let msg = message("submitted", "hello");
     s.send(&msg[..20]).await;
 
+    // Both messages are held: the gauges show them while they arrive.
+    let mut held = String::new();
+    for _ in 0..200 {
+        held = g.scrape();
+        if sample(&held, "portcullis_held_messages") == 2.0
+            && sample(&held, "portcullis_held_bytes") >= 20.0 + 30.0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sample(&held, "portcullis_held_messages"), 2.0, "{held}");
+    assert!(sample(&held, "portcullis_held_bytes") >= 50.0, "{held}");
+
     // The new config: another host name in the scan header, a notice template.
     let old = std::fs::read_to_string(g.config()).unwrap();
     let template = g.dir.path().join("notice.txt");
