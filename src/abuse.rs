@@ -7,10 +7,13 @@
 //! A store shared by several gateways can implement the same trait.
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use crate::config::{Abuse as Cfg, RateScope, RateWhat};
+use crate::live::{Live, Selector};
+use crate::metrics::Metrics;
 
 /// Sliding-window counters keyed by strings.
 pub trait Counters: Send + Sync {
@@ -18,6 +21,8 @@ pub trait Counters: Send + Sync {
     fn total(&self, key: &str, window: Duration, now: Instant) -> u64;
     fn add(&self, key: &str, amount: u64, now: Instant);
     fn clear(&self, key: &str);
+    /// The longest window in use changed (a reload).
+    fn set_horizon(&self, _horizon: Duration) {}
 }
 
 /// In-process counters. Each key keeps its events for at most `horizon` (the longest
@@ -27,7 +32,8 @@ type Events = HashMap<String, (Instant, VecDeque<(Instant, u64)>)>;
 
 pub struct MemoryCounters {
     inner: Mutex<Events>,
-    horizon: Duration,
+    /// Seconds.
+    horizon: AtomicU64,
     max_keys: usize,
     max_events: usize,
 }
@@ -36,7 +42,7 @@ impl MemoryCounters {
     pub fn new(horizon: Duration, max_keys: usize) -> Self {
         MemoryCounters {
             inner: Mutex::new(HashMap::new()),
-            horizon,
+            horizon: AtomicU64::new(horizon.as_secs()),
             max_keys,
             max_events: 100_000,
         }
@@ -67,18 +73,23 @@ impl Counters for MemoryCounters {
         {
             m.remove(&oldest);
         }
+        let horizon = Duration::from_secs(self.horizon.load(Ordering::Relaxed));
         let (used, ev) = m
             .entry(key.to_string())
             .or_insert_with(|| (now, VecDeque::new()));
         *used = now;
         while ev
             .front()
-            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= self.horizon)
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= horizon)
             || ev.len() >= self.max_events
         {
             ev.pop_front();
         }
         ev.push_back((now, amount));
+    }
+
+    fn set_horizon(&self, horizon: Duration) {
+        self.horizon.store(horizon.as_secs(), Ordering::Relaxed);
     }
 
     fn clear(&self, key: &str) {
@@ -106,7 +117,10 @@ pub struct Hit {
 }
 
 pub struct Abuse {
-    cfg: Cfg,
+    /// Replaced by a reload; the counters, blocks and alert times stay.
+    cfg: RwLock<Cfg>,
+    metrics: Arc<Metrics>,
+    live: Arc<Live>,
     counters: Box<dyn Counters>,
     /// Blocked keys and until when (lockout).
     blocked: Mutex<HashMap<String, Instant>>,
@@ -123,15 +137,16 @@ fn scope_name(s: RateScope) -> &'static str {
 
 impl Abuse {
     pub fn new(cfg: &Cfg) -> Abuse {
-        let horizon = cfg
-            .rate
-            .iter()
-            .map(|r| r.window_secs)
-            .chain([cfg.lockout.window_secs])
-            .max()
-            .unwrap_or(3600);
+        Abuse::with(cfg, Arc::default(), Arc::default())
+    }
+
+    /// Counters that report to `metrics` and end sessions in `live` (`end_sessions`).
+    pub fn with(cfg: &Cfg, metrics: Arc<Metrics>, live: Arc<Live>) -> Abuse {
+        let horizon = Self::horizon(cfg);
         Abuse {
-            cfg: cfg.clone(),
+            cfg: RwLock::new(cfg.clone()),
+            metrics,
+            live,
             counters: Box::new(MemoryCounters::new(
                 Duration::from_secs(horizon),
                 cfg.max_tracked_keys,
@@ -139,6 +154,26 @@ impl Abuse {
             blocked: Mutex::new(HashMap::new()),
             alerted: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn horizon(cfg: &Cfg) -> u64 {
+        cfg.rate
+            .iter()
+            .map(|r| r.window_secs)
+            .chain([cfg.lockout.window_secs])
+            .max()
+            .unwrap_or(3600)
+    }
+
+    fn cfg(&self) -> RwLockReadGuard<'_, Cfg> {
+        self.cfg.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the rules of a reloaded config; what was counted so far stays.
+    pub fn reconfigure(&self, cfg: &Cfg) {
+        let horizon = Self::horizon(cfg);
+        *self.cfg.write().unwrap_or_else(|p| p.into_inner()) = cfg.clone();
+        self.counters.set_horizon(Duration::from_secs(horizon));
     }
 
     fn key(scope: RateScope, what: RateWhat, actor: &Actor) -> Option<String> {
@@ -163,7 +198,7 @@ impl Abuse {
         actor: &Actor,
         now: Instant,
     ) -> Result<(), Hit> {
-        for r in self.cfg.rate.iter().filter(|r| r.what == what) {
+        for r in self.cfg().rate.iter().filter(|r| r.what == what) {
             let Some(key) = Self::key(r.scope, what, actor) else {
                 continue;
             };
@@ -193,7 +228,7 @@ impl Abuse {
     /// Counts what was sent, in every scope that has a rule for it.
     pub fn record(&self, what: RateWhat, amount: u64, actor: &Actor, now: Instant) {
         let mut seen = Vec::new();
-        for r in self.cfg.rate.iter().filter(|r| r.what == what) {
+        for r in self.cfg().rate.iter().filter(|r| r.what == what) {
             if let Some(key) = Self::key(r.scope, what, actor)
                 && !seen.contains(&key)
             {
@@ -242,7 +277,8 @@ impl Abuse {
 
     /// Counts a failed login; returns the lockouts it starts.
     pub fn login_failed(&self, actor: &Actor, now: Instant) -> Vec<Hit> {
-        let l = &self.cfg.lockout;
+        let cfg = self.cfg();
+        let l = &cfg.lockout;
         let mut hits = Vec::new();
         if l.max_failures == 0 {
             return hits;
@@ -277,11 +313,11 @@ impl Abuse {
     pub fn should_alert(&self, hit: &Hit, now: Instant) -> bool {
         let key = format!("{}:{}:{}", hit.kind, hit.scope, hit.key);
         let mut m = self.alerted.lock().unwrap_or_else(|p| p.into_inner());
-        let cooldown = Duration::from_secs(self.cfg.alert.cooldown_secs);
+        let cooldown = Duration::from_secs(self.cfg().alert.cooldown_secs);
         match m.get(&key) {
             Some(t) if now.saturating_duration_since(*t) < cooldown => false,
             _ => {
-                if m.len() >= self.cfg.max_tracked_keys {
+                if m.len() >= self.cfg().max_tracked_keys {
                     m.retain(|_, t| now.saturating_duration_since(*t) < cooldown);
                 }
                 m.insert(key, now);
@@ -306,7 +342,31 @@ impl Abuse {
                 hit.kind, hit.scope, hit.key, hit.detail
             ),
         );
+        self.metrics.abuse_hit(hit.kind, hit.scope);
         self.alert(hit, session, protocol, actor, Instant::now());
+        if self.cfg().end_sessions {
+            self.end_sessions(log, hit);
+        }
+    }
+
+    /// Ends the live sessions of the user or client a hit names (`abuse.end_sessions`).
+    fn end_sessions(&self, log: &mut crate::session_log::SessionLog, hit: &Hit) {
+        let sel = match hit.scope {
+            "user" => Selector::User(hit.key.clone()),
+            _ => match hit.key.parse() {
+                Ok(ip) => Selector::Client(ip),
+                Err(_) => return,
+            },
+        };
+        let n = self.live.kill(&sel);
+        self.metrics.killed("abuse", n as u64);
+        log.event(
+            "limit",
+            &format!(
+                "ended {n} live session(s) of {} {} (abuse.end_sessions)",
+                hit.scope, hit.key
+            ),
+        );
     }
 
     /// Counts a failed login and reports the lockouts it starts.
@@ -318,6 +378,7 @@ impl Abuse {
         actor: &Actor,
     ) {
         for hit in self.login_failed(actor, Instant::now()) {
+            self.metrics.lockout_started(hit.scope);
             self.report(log, &hit, session, protocol, actor);
         }
     }
@@ -338,60 +399,8 @@ impl Abuse {
             }
         }
     }
-
-    /// Logs the hit as a structured warning and runs the configured alert command with
-    /// the details in its environment (never waited for by the session).
-    pub fn alert(&self, hit: &Hit, session: &str, protocol: &str, actor: &Actor, now: Instant) {
-        tracing::warn!(
-            alert = hit.kind,
-            scope = hit.scope,
-            key = %hit.key,
-            client = %actor.client,
-            user = actor.user.unwrap_or("-"),
-            protocol,
-            "{}",
-            hit.detail
-        );
-        if !self.should_alert(hit, now) {
-            return;
-        }
-        let Some(cmd) = self.cfg.alert.command.clone() else {
-            return;
-        };
-        let env = [
-            ("PORTCULLIS_ALERT", hit.kind.to_string()),
-            ("PORTCULLIS_SCOPE", hit.scope.to_string()),
-            ("PORTCULLIS_KEY", hit.key.clone()),
-            ("PORTCULLIS_DETAIL", hit.detail.clone()),
-            ("PORTCULLIS_CLIENT", actor.client.to_string()),
-            ("PORTCULLIS_USER", actor.user.unwrap_or("").to_string()),
-            ("PORTCULLIS_PROTOCOL", protocol.to_string()),
-            ("PORTCULLIS_SESSION", session.to_string()),
-        ];
-        let deadline = Duration::from_secs(self.cfg.alert.timeout_secs);
-        tokio::spawn(async move {
-            let mut c = tokio::process::Command::new(&cmd);
-            c.envs(env)
-                .stdin(std::process::Stdio::null())
-                .kill_on_drop(true);
-            match c.spawn() {
-                Ok(mut child) => match tokio::time::timeout(deadline, child.wait()).await {
-                    Ok(Ok(st)) if st.success() => {}
-                    Ok(Ok(st)) => {
-                        tracing::warn!(command = %cmd, status = %st, "alert command failed")
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(command = %cmd, error = %e, "alert command failed")
-                    }
-                    Err(_) => {
-                        tracing::warn!(command = %cmd, "alert command timed out and was killed")
-                    }
-                },
-                Err(e) => tracing::warn!(command = %cmd, error = %e, "cannot run alert command"),
-            }
-        });
-    }
 }
 
+mod alert;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,13 @@
 //! The application context: everything sessions share (configuration, scan pipeline,
 //! quarantine, withheld registry, abuse counters, notice template). It knows nothing of
-//! listeners or sockets.
+//! listeners or sockets. A reload builds a new `App` from the new configuration that keeps
+//! the old one's process-wide state (metrics, abuse counters, live sessions).
+use std::sync::Arc;
+
 use crate::abuse::Abuse;
 use crate::config::Config;
+use crate::live::Live;
+use crate::metrics::Metrics;
 use crate::quarantine::Quarantine;
 use crate::scan::Pipeline;
 use crate::withheld::Withheld;
@@ -12,16 +17,25 @@ pub struct App {
     pub pipeline: Pipeline,
     pub quarantine: Quarantine,
     pub withheld: Withheld,
-    pub abuse: Abuse,
+    pub abuse: Arc<Abuse>,
     pub notice_template: String,
     /// TLS interception, once a local CA exists (`portcullis ca init`).
     pub tls: Option<crate::tls::Interceptor>,
+    pub metrics: Arc<Metrics>,
+    /// The sessions open now, for `sessions kill`.
+    pub live: Arc<Live>,
 }
 
 impl App {
     /// Opens what the configuration names: directories, quarantine, signatures, the
     /// notice template. The error says which key and what went wrong.
     pub fn open(cfg: Config) -> Result<App, String> {
+        App::open_keeping(cfg, None)
+    }
+
+    /// Like `open`; with `old`, the new `App` shares its metrics, live sessions and abuse
+    /// state (which takes the new `[abuse]` rules).
+    pub fn open_keeping(cfg: Config, old: Option<&App>) -> Result<App, String> {
         for (key, dir) in [
             ("general.session_log_dir", &cfg.general.session_log_dir),
             ("general.spool_dir", &cfg.general.spool_dir),
@@ -47,6 +61,12 @@ impl App {
         };
         let tls = crate::tls::load(&cfg.tls).map_err(|e| e.to_string())?;
         let mut app = App::new(cfg, pipeline, quarantine, withheld, notice_template);
+        if let Some(old) = old {
+            old.abuse.reconfigure(&app.cfg.abuse);
+            app.abuse = old.abuse.clone();
+            app.metrics = old.metrics.clone();
+            app.live = old.live.clone();
+        }
         app.tls = tls;
         Ok(app)
     }
@@ -58,8 +78,12 @@ impl App {
         withheld: Withheld,
         notice_template: String,
     ) -> App {
+        let metrics = Arc::new(Metrics::new());
+        let live = Arc::new(Live::default());
         App {
-            abuse: Abuse::new(&cfg.abuse),
+            abuse: Arc::new(Abuse::with(&cfg.abuse, metrics.clone(), live.clone())),
+            metrics,
+            live,
             cfg,
             pipeline,
             quarantine,

@@ -54,6 +54,8 @@ pub enum ProxyError {
     Tls { side: Side, why: String },
     /// The gateway is shutting down and the session was idle (or its drain time ran out).
     Shutdown,
+    /// The session was ended on request (`portcullis sessions kill`, `abuse.end_sessions`).
+    Killed,
 }
 
 impl ProxyError {
@@ -66,7 +68,7 @@ impl ProxyError {
             | ProxyError::Protocol { side, .. }
             | ProxyError::Closed { side }
             | ProxyError::Tls { side, .. } => *side,
-            ProxyError::Shutdown => Side::Local,
+            ProxyError::Shutdown | ProxyError::Killed => Side::Local,
         }
     }
 
@@ -112,6 +114,7 @@ impl fmt::Display for ProxyError {
             ProxyError::Closed { side } => write!(f, "{side} closed the connection"),
             ProxyError::Tls { side, why } => write!(f, "{side} TLS: {why}"),
             ProxyError::Shutdown => f.write_str("local: the gateway is shutting down"),
+            ProxyError::Killed => f.write_str("local: the session was ended on request"),
         }
     }
 }

@@ -9,15 +9,20 @@
 #![deny(unsafe_code)]
 
 pub mod abuse;
+pub mod admin;
 pub mod app;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod ids;
+pub mod live;
 pub mod message;
+pub mod metrics;
 pub mod net;
 pub mod nft;
 pub mod proto;
 pub mod quarantine;
+pub mod reload;
 pub mod scan;
 pub mod server;
 pub mod session;

@@ -55,6 +55,12 @@ enum Cmd {
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
+    /// Re-read the config, notice template and signatures in the running proxy (through
+    /// control.socket; SIGHUP does the same). Open sessions keep going.
+    Reload {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Read per-session logs.
     Sessions {
         #[command(subcommand)]
@@ -106,6 +112,17 @@ enum QAction {
 
 #[derive(Subcommand)]
 enum SAction {
+    /// End the live sessions of a user or a client address in the running proxy (through
+    /// control.socket); a message in flight is refused with a temporary error.
+    Kill {
+        #[arg(long, conflicts_with = "client", required_unless_present = "client")]
+        user: Option<String>,
+        #[arg(long)]
+        client: Option<std::net::IpAddr>,
+    },
+    /// The sessions open now in the running proxy (through control.socket), one JSON
+    /// object a line.
+    Live,
     /// One entry per session, oldest first; filters combine (all must match).
     List(cli::sessions::ListArgs),
     /// The whole log of one session.
@@ -167,7 +184,7 @@ fn main() -> ExitCode {
             Err(c) => c,
         },
         Cmd::Run { config } => match load_checked(&config) {
-            Ok(cfg) => run(cfg),
+            Ok(cfg) => run(cfg, config),
             Err(c) => c,
         },
         Cmd::Nft { action, config } => {
@@ -197,6 +214,13 @@ fn main() -> ExitCode {
                 Err(c) => return c,
             };
             quarantine_cmd(&cfg, action)
+        }
+        Cmd::Reload { config } => {
+            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+                Ok(c) => c,
+                Err(c) => return c,
+            };
+            control_cmd(&cfg, &portcullis::control::Request::Reload)
         }
         Cmd::Sessions { action, config } => {
             let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
@@ -290,6 +314,21 @@ fn quarantine_cmd(cfg: &Config, action: QAction) -> ExitCode {
 fn sessions_cmd(cfg: &Config, action: SAction) -> ExitCode {
     let dir = &cfg.general.session_log_dir;
     match action {
+        SAction::Kill { user, client } => {
+            control_cmd(cfg, &portcullis::control::Request::Kill { user, client })
+        }
+        SAction::Live => {
+            match portcullis::control::client::send(cfg, &portcullis::control::Request::List) {
+                Ok(a) if a.ok => {
+                    for s in a.sessions {
+                        println!("{}", serde_json::to_string(&s).unwrap_or_default());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Ok(a) => fail(a.message),
+                Err(e) => fail(e),
+            }
+        }
         SAction::List(args) => cli::sessions::list(dir, &args),
         SAction::Show { id } => {
             let Some(sid) = SessionId::parse(&id) else {
@@ -322,7 +361,19 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-fn run(cfg: Config) -> ExitCode {
+/// Sends one request to the running proxy and prints its answer.
+fn control_cmd(cfg: &Config, req: &portcullis::control::Request) -> ExitCode {
+    match portcullis::control::client::send(cfg, req) {
+        Ok(a) if a.ok => {
+            println!("{}", a.message);
+            ExitCode::SUCCESS
+        }
+        Ok(a) => fail(a.message),
+        Err(e) => fail(e),
+    }
+}
+
+fn run(cfg: Config, path: PathBuf) -> ExitCode {
     init_tracing(cfg.general.log_format);
     let app = match App::open(cfg) {
         Ok(a) => Arc::new(a),
@@ -340,7 +391,8 @@ fn run(cfg: Config) -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
-        wait_for_signal().await;
+        server.reloader.set_path(path);
+        portcullis::admin::until_stop_signal(&server.reloader).await;
         tracing::info!("shutting down: no new connections; open sessions finish their message");
         if !server.shutdown().await {
             tracing::warn!(
@@ -350,22 +402,4 @@ fn run(cfg: Config) -> ExitCode {
         }
         ExitCode::SUCCESS
     })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -16,11 +16,13 @@ use crate::ids::{OrigDstAddr, SessionId};
 use crate::net::listener::{self, Accepted, Bound, Caps};
 use crate::net::upstream;
 use crate::proto::{pop3::Pop3, smtp::Smtp};
+use crate::reload::Reloader;
 use crate::session::{self, Opening};
 
 /// Listeners bound and serving.
 pub struct Server {
-    app: Arc<App>,
+    /// The `App` new sessions get; replaced by a reload.
+    pub reloader: Arc<Reloader>,
     caps: Arc<Caps>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -41,8 +43,9 @@ impl Server {
         let limits = &app.cfg.limits;
         let caps = Caps::new(limits.max_connections, limits.max_connections_per_client);
         let (stop, stop_rx) = watch::channel(false);
+        let reloader = Arc::new(Reloader::new(app.clone()));
         let mut server = Server {
-            app: app.clone(),
+            reloader: reloader.clone(),
             caps,
             stop,
             tasks: Vec::new(),
@@ -61,11 +64,14 @@ impl Server {
             server.tasks.push(tokio::spawn(serve(
                 sock,
                 l.clone(),
-                app.clone(),
+                reloader.subscribe(),
                 server.caps.clone(),
                 stop_rx.clone(),
             )));
         }
+        server
+            .tasks
+            .extend(crate::admin::start(&app, &reloader, &stop_rx)?);
         Ok(server)
     }
 
@@ -76,7 +82,10 @@ impl Server {
         for t in &self.tasks {
             t.abort();
         }
-        let limit = Duration::from_secs(self.app.cfg.limits.shutdown_drain_secs);
+        if let Some(p) = &self.reloader.current().cfg.control.socket {
+            let _ = std::fs::remove_file(p);
+        }
+        let limit = Duration::from_secs(self.reloader.current().cfg.limits.shutdown_drain_secs);
         let open = self.caps.open();
         if open > 0 {
             tracing::info!(sessions = open, "waiting for open sessions to finish");
@@ -88,7 +97,7 @@ impl Server {
 async fn serve(
     sock: Bound,
     lcfg: Listener,
-    app: Arc<App>,
+    apps: watch::Receiver<Arc<App>>,
     caps: Arc<Caps>,
     stop: watch::Receiver<bool>,
 ) {
@@ -99,7 +108,10 @@ async fn serve(
         let id = SessionId::new();
         let span =
             tracing::info_span!("session", id = %id, proto = %lcfg.protocol, client = %acc.client);
-        let (app, lcfg, stop) = (app.clone(), lcfg.clone(), sessions_stop.clone());
+        // The configuration in force when the connection came: a reload does not touch
+        // sessions already open.
+        let app = apps.borrow().clone();
+        let (lcfg, stop) = (lcfg.clone(), sessions_stop.clone());
         tokio::spawn(dispatch(acc, id, app, lcfg, stop).instrument(span));
     })
     .await;

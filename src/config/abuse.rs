@@ -81,6 +81,9 @@ pub struct Abuse {
     pub alert: Alert,
     /// Users and addresses tracked at once; the least recently seen are forgotten first.
     pub max_tracked_keys: usize,
+    /// A rate limit hit or a lockout also ends the offender's live sessions (by user for a
+    /// user-scope hit, by client address for a client-scope one).
+    pub end_sessions: bool,
 }
 
 impl Default for Abuse {
@@ -101,6 +104,7 @@ impl Default for Abuse {
             lockout: Lockout::default(),
             alert: Alert::default(),
             max_tracked_keys: 100_000,
+            end_sessions: false,
         }
     }
 }

@@ -11,12 +11,14 @@ use serde::Deserialize;
 
 mod abuse;
 mod builtin;
+mod control;
 mod error;
 mod files;
 mod general;
 mod imap;
 mod limits;
 mod listener;
+mod metrics;
 mod nft;
 mod policy;
 mod pop3;
@@ -27,11 +29,13 @@ mod socket;
 
 pub use abuse::{Abuse, Alert, Lockout, RateRule, RateScope, RateWhat};
 pub use builtin::Builtin;
+pub use control::Control;
 pub use error::{ConfigError, MAX_SECS};
 pub use general::{General, LogFormat};
 pub use imap::Imap;
 pub use limits::{Limits, MAX_SHUTDOWN_DRAIN_SECS};
 pub use listener::{Listener, Protocol, StartTls};
+pub use metrics::MetricsCfg;
 pub use nft::Nft;
 pub use policy::{DownloadAction, DownloadPolicy, Policy, SubmissionPolicy, SubmitAction};
 pub use pop3::Pop3;
@@ -65,6 +69,10 @@ pub struct Config {
     pub abuse: Abuse,
     #[serde(default)]
     pub tls: crate::tls::TlsCfg,
+    #[serde(default)]
+    pub metrics: MetricsCfg,
+    #[serde(default)]
+    pub control: Control,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
 }
@@ -109,6 +117,8 @@ impl Config {
         self.pop3.validate(&mut errors);
         self.imap.validate(&mut errors);
         self.abuse.validate(&mut errors);
+        self.metrics.validate(&mut errors);
+        self.control.validate(&mut errors);
         Listener::validate_all(&self.listeners, &mut errors);
         errors.extend(self.tls.validate(&self.listeners));
         errors

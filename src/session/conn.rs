@@ -45,6 +45,9 @@ pub struct Conn<S = Stream> {
     pub low_water: LowWater,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Turns true when the session is to end (`sessions kill`): a read waiting on this leg
+    /// then fails with `Killed`.
+    pub cancel: Option<watch::Receiver<bool>>,
 }
 
 impl<S: SessionStream> Conn<S> {
@@ -61,6 +64,7 @@ impl<S: SessionStream> Conn<S> {
             low_water: LowWater::default(),
             bytes_in: 0,
             bytes_out: 0,
+            cancel: None,
         }
     }
 
@@ -81,7 +85,15 @@ impl<S: SessionStream> Conn<S> {
     /// block where `low_water` was aimed.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ProxyError> {
         let read = self.low_water.read(&mut self.stream, buf);
-        let n = match self.deadline.run(read).await {
+        let read = self.deadline.run(read);
+        let done = match self.cancel.as_mut() {
+            Some(c) => tokio::select! {
+                r = read => r,
+                _ = cancelled(c) => return Err(ProxyError::Killed),
+            },
+            None => read.await,
+        };
+        let n = match done {
             Some(r) => r.map_err(ProxyError::io(self.side))?,
             None => {
                 return Err(ProxyError::Timeout {
@@ -177,6 +189,13 @@ impl<S: SessionStream> Conn<S> {
             }
         })
         .await;
+    }
+}
+
+/// Resolves once `c` is true; never if its sender is gone first.
+async fn cancelled(c: &mut watch::Receiver<bool>) {
+    if c.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

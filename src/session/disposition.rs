@@ -113,9 +113,12 @@ impl Ctx {
             to: facts.to.clone(),
             subject: facts.subject.clone(),
         };
-        self.app
+        let q = self
+            .app
             .quarantine
-            .keep(&mut self.log, &mut self.qseq, origin, verdict, spool)
+            .keep(&mut self.log, &mut self.qseq, origin, verdict, spool);
+        self.count_quarantined(q.is_some(), spool.len());
+        q
     }
 
     /// The message that replaces a download: the notice template filled in, under the

@@ -58,6 +58,8 @@ pub struct Hold<'p> {
     size: u64,
     problem: Option<Problem>,
     ticker: Ticker,
+    /// This message's share of the held-bytes gauge.
+    held: crate::metrics::Held,
 }
 
 /// The keep-alive period of a held message.
@@ -102,6 +104,7 @@ impl<'p> Hold<'p> {
             size: 0,
             problem: None,
             ticker: Ticker { timer, period },
+            held: app.metrics.hold(),
         }
     }
 
@@ -122,6 +125,7 @@ impl<'p> Hold<'p> {
             self.problem = Some(Problem::Spool(e));
             return;
         }
+        self.held.add(data.len() as u64);
         if let Some(scan) = self.scan.as_mut() {
             scan.feed(data).await;
         }

@@ -28,6 +28,7 @@ impl Ctx {
         if answer == LoginAnswer::Accepted {
             self.log.event("login", &format!("ok user={name}{detail}"));
             self.user = user;
+            self.live.set_user(self.user.as_deref());
             return;
         }
         self.log

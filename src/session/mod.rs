@@ -11,6 +11,7 @@ pub mod disposition;
 pub mod hold;
 pub mod legs;
 pub mod login;
+pub mod observe;
 pub mod upgrade;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use crate::app::App;
 use crate::config::Listener;
 use crate::error::{ProxyError, Side};
 use crate::ids::{ClientAddr, OrigDstAddr, SessionId};
+use crate::live::Registration;
 use crate::net::stream::Stream;
 use crate::session_log::SessionLog;
 
@@ -51,6 +53,8 @@ pub struct Ctx {
     pub messages: u64,
     /// Both legs run over TLS that portcullis terminates.
     pub tls_active: bool,
+    /// The session's entry among the live sessions, with its cancel signal.
+    pub live: Registration,
 }
 
 /// A session's context and its two legs.
@@ -117,30 +121,33 @@ pub async fn run<D: Driver>(open: Opening) {
         return core.end(&reason, "");
     }
     let mut d = D::new(core);
-    let reason = loop {
+    let (reason, class) = loop {
         match d.serve().await {
-            Ok(Flow::End(r)) => break r.to_string(),
+            Ok(Flow::End(r)) => break (r.to_string(), observe::end_class(None)),
             Ok(Flow::StartTls { ok }) => {
                 let server_pending = d.discard_server_pending();
                 match upgrade::after_starttls(d.core(), server_pending, &ok).await {
-                    Ok(upgrade::Upgraded::Ended(r)) => break r.to_string(),
+                    Ok(upgrade::Upgraded::Ended(r)) => {
+                        break (r.to_string(), observe::end_class(None));
+                    }
                     Ok(upgrade::Upgraded::Continue) => {
                         d.upgraded();
                         continue;
                     }
-                    Err(e) => break e.to_string(),
+                    Err(e) => break (e.to_string(), observe::end_class(Some(&e))),
                 }
             }
             Err(e) => {
                 if let Some(reply) = D::farewell(&e) {
                     d.core().client.refuse(reply).await;
                 }
-                break e.to_string();
+                break (e.to_string(), observe::end_class(Some(&e)));
             }
         }
     };
     let summary = d.summary();
     d.core().end(&reason, &summary);
+    d.core().count_end(class);
 }
 
 /// Opens the session log and both legs (see `legs`). A session that is relayed end to
@@ -162,6 +169,7 @@ async fn start(
             open.lcfg.protocol, open.client_addr, open.server_addr, open.lcfg.listen
         ),
     );
+    app.metrics.session_started(protocol);
     let limits = &cfg.limits;
     let leg = |stream, side, secs| {
         Conn::new(
@@ -200,10 +208,26 @@ async fn start(
                     let _ = c.send(unreachable).await;
                 }
                 log.event("end", &format!("reason=\"{why}\""));
+                if why.starts_with("server:") {
+                    observe::connect_failed(&app, protocol);
+                } else if why.starts_with("tls") {
+                    app.metrics.tls_failed(
+                        protocol,
+                        if why.starts_with("tls upstream") {
+                            "server"
+                        } else {
+                            "client"
+                        },
+                    );
+                }
                 return None;
             }
         };
+    let live = app
+        .live
+        .register(&id, protocol, open.client_addr, open.server_addr);
     let ctx = Ctx {
+        live,
         app: open.app,
         lcfg: open.lcfg,
         protocol,
@@ -218,9 +242,11 @@ async fn start(
         messages: 0,
         tls_active,
     };
+    let mut client = leg(client, Side::Client, limits.idle_timeout_secs);
+    client.cancel = Some(ctx.live.cancel());
     let core = Core {
         ctx,
-        client: leg(client, Side::Client, limits.idle_timeout_secs),
+        client,
         server: leg(server, Side::Server, limits.server_timeout_secs),
         scratch: Scratch::default(),
     };

@@ -67,6 +67,9 @@ impl Driver for Pop3 {
 
     fn farewell(e: &ProxyError) -> Option<&'static [u8]> {
         match e {
+            ProxyError::Killed => {
+                Some(b"-ERR [SYS/PERM] portcullis: session ended by the gateway administrator\r\n")
+            }
             _ if !e.is_client_fault() => None,
             ProxyError::LineTooLong { .. } => Some(b"-ERR portcullis: line too long\r\n"),
             _ => Some(b"-ERR portcullis: protocol error\r\n"),

@@ -250,6 +250,15 @@ impl Pop3 {
                 judged.elapsed.as_millis()
             ),
         );
+        let counted = crate::session::observe::download_action(action);
+        let size = hold.spool.len();
+        self.core.ctx.count_message(
+            "download",
+            Some(verdict),
+            counted,
+            size,
+            Some(judged.elapsed),
+        );
         Ok(delivery)
     }
 

@@ -56,6 +56,9 @@ impl Driver for Smtp {
             ProxyError::Protocol {
                 side: Side::Client, ..
             } => Some(b"500 5.5.2 portcullis: protocol error\r\n"),
+            ProxyError::Killed => {
+                Some(b"421 4.7.0 portcullis: session ended by the gateway administrator\r\n")
+            }
             ProxyError::Shutdown => Some(
                 b"421 4.3.2 portcullis: the mail gateway is shutting down, try again later\r\n",
             ),

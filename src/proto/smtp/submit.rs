@@ -11,6 +11,7 @@ use crate::proto::dot::Stuffer;
 use crate::scan::policy;
 use crate::session::deliver::{self, CHUNK, Framing, Scratch};
 use crate::session::hold::{Hold, Judgement, NoComfort, Problem};
+use crate::session::observe;
 
 use super::codec::{Command, Reply};
 use super::data::DataReader;
@@ -96,6 +97,9 @@ impl Smtp {
                     r.summary()
                 ),
             );
+            self.core
+                .ctx
+                .count_message("submission", None, "refused", size, None);
             self.reply_client(&r).await?;
             return self.reset_server().await;
         }
@@ -118,6 +122,14 @@ impl Smtp {
                         "{envelope} size={size} verdict=\"{verdict}\" action={action:?} scan_ms={scan_ms} reply=\"{}\"{qnote}",
                         r.summary()
                     ),
+                );
+                let counted = observe::submit_action(action);
+                self.core.ctx.count_message(
+                    "submission",
+                    Some(verdict),
+                    counted,
+                    size,
+                    Some(judged.elapsed),
                 );
                 self.reply_client(&r).await?;
                 return self.reset_server().await;
@@ -150,6 +162,7 @@ impl Smtp {
             self.core
                 .ctx
                 .delivered_head(head, facts.verdict, &judged.engines, tag);
+        self.core.ctx.check_cancel()?;
         let final_reply = self
             .send_upstream(&new_head, hold, body_offset, scratch)
             .await?;
@@ -175,6 +188,14 @@ impl Smtp {
                 if self.ext.chunking { "BDAT" } else { "DATA" },
                 final_reply.summary()
             ),
+        );
+        let counted = observe::submit_action(action);
+        self.core.ctx.count_message(
+            "submission",
+            Some(verdict),
+            counted,
+            size,
+            Some(judged.elapsed),
         );
         self.reply_client(&final_reply).await
     }
