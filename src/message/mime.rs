@@ -38,12 +38,28 @@ impl std::fmt::Display for Problem {
 }
 
 /// One decoded leaf: an attachment, a text body, or a segment of an alternative reading.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct PartView<'a> {
     pub name: Option<&'a str>,
     pub content_type: &'a str,
     pub data: &'a [u8],
     pub depth: usize,
+    /// Every other name the part's headers give (a second Content-Type, `filename` next
+    /// to `name`, ...): clients disagree on which one wins.
+    pub names: Vec<String>,
+    /// Where the part's raw body lies in the message handed to `walk`, when it does.
+    pub span: Option<std::ops::Range<usize>>,
+    /// Whether `data` was decoded from a transfer encoding (not a slice of the raw bytes).
+    pub decoded: bool,
+    /// Whether `data` is exactly the base64 decoding of `span` (no character skipped, no
+    /// charset conversion): another reading of that span would find the same bytes.
+    pub exact_base64: bool,
+}
+
+/// Text from bytes in a named charset (mail-parser's tables); `None` when unknown.
+pub fn charset_text(charset: &str, bytes: &[u8]) -> Option<String> {
+    let decode = mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes())?;
+    Some(decode(bytes))
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,6 +71,8 @@ pub struct WalkReport {
 
 struct State<'v> {
     limits: Limits,
+    /// The message handed to `walk`, to tell which parts' offsets point into it.
+    raw: (usize, usize),
     parts: usize,
     decoded: u64,
     ambiguous: Option<String>,
@@ -117,6 +135,7 @@ pub fn walk(
 ) -> Result<WalkReport, Problem> {
     let mut st = State {
         limits,
+        raw: (raw.as_ptr() as usize, raw.len()),
         parts: 0,
         decoded: 0,
         ambiguous: None,
@@ -160,6 +179,12 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
             .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
             .unwrap_or_else(|| "text/plain".into());
         let name = part.attachment_name();
+        let names = header_names(&part.headers);
+        let same_raw =
+            msg.raw_message.as_ptr() as usize == st.raw.0 && msg.raw_message.len() == st.raw.1;
+        let span = (same_raw && part.offset_end >= part.offset_body)
+            .then_some(part.offset_body as usize..part.offset_end as usize);
+        let decoded = part.encoding != mail_parser::Encoding::None;
         match &part.body {
             PartType::Text(t) | PartType::Html(t) => {
                 st.emit(&PartView {
@@ -167,6 +192,10 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
                     content_type: &ctype,
                     data: t.as_bytes(),
                     depth,
+                    names,
+                    span,
+                    decoded,
+                    exact_base64: false,
                 })?;
                 for (uname, data) in uudecode_all(t.as_bytes()) {
                     st.emit(&PartView {
@@ -174,6 +203,8 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
                         content_type: "application/octet-stream",
                         data: &data,
                         depth: depth + 1,
+                        decoded: true,
+                        ..PartView::default()
                     })?;
                 }
             }
@@ -183,6 +214,11 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
                     content_type: &ctype,
                     data: b,
                     depth,
+                    names,
+                    span,
+                    decoded,
+                    exact_base64: part.encoding == mail_parser::Encoding::Base64
+                        && !part.is_encoding_problem,
                 })?;
                 // mail-parser stops decoding nested messages after a few levels and hands
                 // the rest over as bytes: keep descending up to our own limit.
@@ -197,6 +233,29 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
         }
     }
     Ok(())
+}
+
+/// Every `name`/`filename` parameter of every Content-Type and Content-Disposition.
+fn header_names(headers: &[mail_parser::Header]) -> Vec<String> {
+    let mut names = Vec::new();
+    for h in headers {
+        if !matches!(
+            h.name,
+            HeaderName::ContentType | HeaderName::ContentDisposition
+        ) {
+            continue;
+        }
+        let Some(attrs) = h.value.as_content_type().and_then(|c| c.attributes()) else {
+            continue;
+        };
+        for a in attrs {
+            let n = a.name.to_ascii_lowercase();
+            if n.starts_with("name") || n.starts_with("filename") {
+                names.push(a.value.to_string());
+            }
+        }
+    }
+    names
 }
 
 fn ambiguity(headers: &[mail_parser::Header]) -> Option<String> {
@@ -245,7 +304,7 @@ fn alternate_readings(raw: &[u8], st: &mut State) -> Result<(), Problem> {
             break;
         }
     }
-    let depth = st.limits.max_depth;
+    let depth = 0;
     for b in &boundaries {
         let mut marker = b"--".to_vec();
         marker.extend_from_slice(b);
@@ -262,18 +321,20 @@ fn alternate_readings(raw: &[u8], st: &mut State) -> Result<(), Problem> {
             let body = body_of(seg);
             if let Some(d) = base64_lenient(body) {
                 st.emit(&PartView {
-                    name: None,
                     content_type: "application/octet-stream",
                     data: &d,
                     depth,
+                    decoded: true,
+                    ..PartView::default()
                 })?;
             }
             if let Some(d) = quoted_printable(body) {
                 st.emit(&PartView {
-                    name: None,
                     content_type: "text/plain",
                     data: &d,
                     depth,
+                    decoded: true,
+                    ..PartView::default()
                 })?;
             }
         }
