@@ -34,10 +34,15 @@ pub fn starts_with_field(data: &[u8]) -> bool {
 }
 
 /// Reads the header block at the start of `data`: its fields and where the body starts.
-/// A block that does not start with a field (or a blank line) is no block at all.
+/// A block that does not start with a field (or a blank line) is no block at all; an
+/// mbox `From ` line before it is skipped; a line that is neither a field nor a
+/// continuation ends it (the body starts there).
 pub fn parse_block(data: &[u8]) -> (Vec<Field>, usize) {
     let mut fields: Vec<Field> = Vec::new();
     let mut pos = 0;
+    if data.starts_with(b"From ") || data.starts_with(b">From ") {
+        pos = memchr::memchr(b'\n', data).map_or(data.len(), |e| e + 1);
+    }
     let limit = data.len().min(MAX_HEADER_BYTES);
     while pos < limit {
         let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |e| pos + e);
@@ -58,8 +63,9 @@ pub fn parse_block(data: &[u8]) -> (Vec<Field>, usize) {
                 name,
                 value: String::from_utf8_lossy(line[at..].trim_ascii()).into_owned(),
             });
-        } else if fields.is_empty() {
-            return (fields, 0);
+        } else {
+            let body = if fields.is_empty() { 0 } else { pos };
+            return (fields, body);
         }
         pos = next;
     }
@@ -231,6 +237,17 @@ mod tests {
         assert_eq!(t, "multipart/mixed");
         assert_eq!(p[0], ("boundary".into(), "b".into()));
         assert_eq!(p[1], ("foo".into(), "bar".into()));
+    }
+
+    #[test]
+    fn mbox_line_and_a_missing_blank_line() {
+        let (f, body) = parse_block(b"From a@b Mon Nov 30 23:13:21 2026\nSubject: x\n\nbody");
+        assert_eq!(f[0].name, "subject");
+        assert_eq!(body, 46);
+        let raw = b"Content-Transfer-Encoding: base64\r\naGVsbG8=\r\n";
+        let (f, body) = parse_block(raw);
+        assert_eq!(f.len(), 1);
+        assert_eq!(&raw[body..], b"aGVsbG8=\r\n");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! nested as declared; each segment's header is read forgivingly (see `header`) and its
 //! body decoded as declared, and also as base64 or quoted-printable when the declaration
 //! is one no client knows. A message/* part's body is read again as a message.
-use crate::message::decode::encoded_word::Charset;
+use crate::message::decode::encoded_word::{self, Charset};
 use crate::message::decode::{Truncated, base64, qp};
 use crate::message::header::{self, Field};
 use aho_corasick::AhoCorasick;
@@ -31,6 +31,8 @@ pub struct Part<'a> {
     pub names: Vec<String>,
     /// Every media type declared, lowercased (`text/plain`); empty when none is.
     pub types: Vec<String>,
+    /// The text of every encoded word in the part's header fields (a subject, a name).
+    pub words: Vec<String>,
     pub encoding: Encoding,
     pub body: &'a [u8],
     /// Where `body` starts in the message.
@@ -101,6 +103,8 @@ fn boundaries(data: &[u8], skip: &[Range<usize>]) -> Result<Vec<Vec<u8>>, Proble
                 .next()
                 .unwrap_or("")
         };
+        // RFC 2231 form: charset'language'value
+        let value = value.rsplit("''").next().unwrap_or(value);
         let value = value.trim_end_matches(['\r', '\n']).as_bytes();
         if value.is_empty() || value.len() > 200 || found.iter().any(|b| b == value) {
             continue;
@@ -209,7 +213,11 @@ fn describe<'a>(fields: &[Field], body: &'a [u8], body_at: usize, charset: Chars
     let mut names = Vec::new();
     let mut types = Vec::new();
     let mut encoding = Encoding::Identity;
+    let mut words = Vec::new();
     for f in fields {
+        if f.value.contains("=?") {
+            words.push(encoded_word::decode_words(&f.value, charset));
+        }
         match f.name.as_str() {
             "content-type" | "content-disposition" => {
                 let (first, params) = header::parse_structured(&f.value);
@@ -238,6 +246,7 @@ fn describe<'a>(fields: &[Field], body: &'a [u8], body_at: usize, charset: Chars
     Part {
         names,
         types,
+        words,
         encoding,
         body,
         body_at,

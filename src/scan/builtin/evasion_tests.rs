@@ -101,6 +101,18 @@ const BROKEN_STRUCTURE: &[(&str, Shape)] = &[
             b64(p)
         ))
     }),
+    ("no blank line after the part header", |p, _| {
+        mixed(&format!(
+            "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n{}",
+            b64(p)
+        ))
+    }),
+    ("boundary in RFC 2231 extended form", |p, _| {
+        s(format!(
+            "Content-Type: multipart/mixed; boundary*=us-ascii''xyz\r\n\r\n--xyz\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--xyz--\r\n",
+            b64(p)
+        ))
+    }),
     ("boundary declared in RFC 2231 form", |p, _| {
         s(format!(
             "Content-Type: multipart/mixed; boundary*0=\"ab\"\r\n\r\n--ab\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--ab--\r\n",
@@ -189,6 +201,28 @@ const ENCODINGS: &[(&str, Shape)] = &[
             b64(p).replace("\r\n", "")
         ))
     }),
+    ("encoded word in the subject", |p, _| {
+        s(format!(
+            "Subject: =?utf-8?B?{}?=\r\n\r\nhello\r\n",
+            b64(p).replace("\r\n", "")
+        ))
+    }),
+    ("encoded words split across a folded header", |p, _| {
+        let (a, b) = p.split_at(30);
+        let q = |x: &[u8]| x.iter().map(|c| format!("={c:02X}")).collect::<String>();
+        s(format!(
+            "Subject: =?us-ascii?Q?{}?=\r\n =?us-ascii?Q?{}?=\r\n\r\nhello\r\n",
+            q(a),
+            q(b)
+        ))
+    }),
+    ("base64 four levels deep", |p, _| {
+        let mut data = p.to_vec();
+        for _ in 0..3 {
+            data = b64(&data).into_bytes();
+        }
+        mixed(&attachment("Content-Type: text/plain", &data))
+    }),
     ("padding in the middle (concatenated base64)", |p, _| {
         let (a, b) = p.split_at(p.len().min(10));
         mixed(&format!(
@@ -207,6 +241,17 @@ const CONTAINERS: &[(&str, Shape)] = &[
         ));
         mixed(&attachment(
             "Content-Type: application/octet-stream; name=\"fwd.eml\"",
+            &inner,
+        ))
+    }),
+    (".eml with an mbox From line", |p, n| {
+        let mut inner = b"From someone@example.test Mon Nov 30 23:13:21 2026\r\n".to_vec();
+        inner.extend_from_slice(&mixed(&attachment(
+            &format!("Content-Type: application/octet-stream; name=\"{n}\""),
+            p,
+        )));
+        mixed(&attachment(
+            "Content-Type: application/octet-stream; name=\"saved.eml\"",
             &inner,
         ))
     }),
@@ -243,6 +288,27 @@ const CONTAINERS: &[(&str, Shape)] = &[
         m
     }),
 ];
+
+#[test]
+fn the_decoding_budget_ends_in_unscannable_not_clean() {
+    let cfg = Cfg {
+        max_decoded_bytes: 1000,
+        ..Cfg::default()
+    };
+    let e = BuiltinEngine::new(&cfg).unwrap();
+    let mut data = vec![b'a'; 5000];
+    data.extend_from_slice(eicar());
+    for m in [
+        mixed(&attachment("Content-Type: application/octet-stream", &data)),
+        s(format!("Subject: t\r\n\r\n{}", uuencode("a", &data))),
+    ] {
+        let v = e.scan(&m);
+        assert!(
+            matches!(v, Verdict::Unscannable { .. } | Verdict::Infected { .. }),
+            "{v}"
+        );
+    }
+}
 
 #[test]
 fn broken_structures_hide_nothing() {

@@ -65,6 +65,11 @@ impl BuiltinEngine {
             &mut |part: &Part| {
                 let span = part.body_at..part.body_at + part.body.len();
                 self.check_names(part.names.iter().map(|n| n.as_str()), f);
+                for w in &part.words {
+                    if f.infected.is_none() {
+                        self.check_data(w.as_bytes(), f);
+                    }
+                }
                 if part.types.iter().any(|t| t == "message/partial") {
                     self.partial(f);
                 }
