@@ -6,7 +6,7 @@
 use crate::message::decode::encoded_word::{self, Charset};
 use crate::message::decode::{Truncated, base64, qp};
 use crate::message::header::{self, Field};
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
 use std::cell::Cell;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -83,26 +83,16 @@ fn boundaries(data: &[u8], skip: &[Range<usize>]) -> Result<Vec<Vec<u8>>, Proble
     for m_end in hits {
         let m_end: usize = m_end;
         let tail = &data[m_end..data.len().min(m_end + 600)];
-        let line_end = tail
-            .windows(2)
-            .position(|w| w[0] == b'\n' && !matches!(w[1], b' ' | b'\t'))
-            .unwrap_or(tail.len());
-        let text = String::from_utf8_lossy(&tail[..line_end]);
-        let text = header::strip_comments(&text);
-        let t = text
-            .trim_start()
-            .trim_start_matches(|c: char| c == '*' || c.is_ascii_digit());
-        let Some(v) = t.trim_start().strip_prefix('=') else {
+        let next = tail
+            .iter()
+            .find(|&&c| !matches!(c, b' ' | b'\t' | b'*' | b'0'..=b'9'));
+        if !matches!(next, Some(b'=' | b'(' | b'\r' | b'\n')) {
+            continue;
+        }
+        let Some(value) = quick_value(tail).or_else(|| slow_value(tail)) else {
             continue;
         };
-        let v = v.trim_start();
-        let value = if let Some(q) = v.strip_prefix('"') {
-            q.split('"').next().unwrap_or("")
-        } else {
-            v.split(|c: char| c == ';' || c.is_ascii_whitespace())
-                .next()
-                .unwrap_or("")
-        };
+        let value = value.as_str();
         // RFC 2231 form: charset'language'value
         let value = value.rsplit("''").next().unwrap_or(value);
         let value = value.trim_end_matches(['\r', '\n']).as_bytes();
@@ -119,12 +109,66 @@ fn boundaries(data: &[u8], skip: &[Range<usize>]) -> Result<Vec<Vec<u8>>, Proble
     Ok(found)
 }
 
-/// Starts of every boundary line (a line `--` + one of `bounds`) outside `skip`.
-fn boundary_lines(data: &[u8], bounds: &[Vec<u8>], skip: &[Range<usize>]) -> Vec<usize> {
+/// The value after `boundary` when it is plainly `= token` or `= "quoted"`.
+fn quick_value(tail: &[u8]) -> Option<String> {
+    let skip = |t: &[u8], f: fn(u8) -> bool| t.iter().take_while(|&&c| f(c)).count();
+    let t = &tail[skip(tail, |c| matches!(c, b' ' | b'\t' | b'*' | b'0'..=b'9'))..];
+    let t = t.strip_prefix(b"=")?;
+    let t = &t[skip(t, |c| c == b' ' || c == b'\t')..];
+    let v = if let Some(q) = t.strip_prefix(b"\"") {
+        &q[..memchr::memchr3(b'"', b'\r', b'\n', q)?]
+    } else {
+        let n = skip(t, |c| {
+            c.is_ascii_graphic() && !matches!(c, b';' | b'"' | b'(')
+        });
+        if n == 0 || t.get(n).is_some_and(|&c| c == b'(' || c == b'"') {
+            return None;
+        }
+        &t[..n]
+    };
+    Some(String::from_utf8_lossy(v).into_owned())
+}
+
+/// The value after `boundary` with comments and folding (the rare, slower case).
+fn slow_value(tail: &[u8]) -> Option<String> {
+    let line_end = tail
+        .windows(2)
+        .position(|w| w[0] == b'\n' && !matches!(w[1], b' ' | b'\t'))
+        .unwrap_or(tail.len());
+    let text = String::from_utf8_lossy(&tail[..line_end]);
+    let text = header::strip_comments(&text);
+    let t = text
+        .trim_start()
+        .trim_start_matches(|c: char| c == '*' || c.is_ascii_digit());
+    let v = t.trim_start().strip_prefix('=')?.trim_start();
+    let value = if let Some(q) = v.strip_prefix('"') {
+        q.split('"').next().unwrap_or("")
+    } else {
+        v.split(|c: char| c == ';' || c.is_ascii_whitespace())
+            .next()
+            .unwrap_or("")
+    };
+    Some(value.to_string())
+}
+
+/// Starts of every boundary line (a line `--` + one of `bounds`) outside `skip`, at
+/// most `limit` of them (past it the message has too many parts anyway).
+fn boundary_lines(
+    data: &[u8],
+    bounds: &[Vec<u8>],
+    skip: &[Range<usize>],
+    limit: usize,
+) -> Vec<usize> {
     let mut at = Vec::new();
     if bounds.is_empty() {
         return at;
     }
+    let Ok(ac) = AhoCorasick::builder()
+        .start_kind(StartKind::Anchored)
+        .build(bounds)
+    else {
+        return at;
+    };
     let starts =
         data.starts_with(b"--")
             .then_some(0)
@@ -134,9 +178,16 @@ fn boundary_lines(data: &[u8], bounds: &[Vec<u8>], skip: &[Range<usize>]) -> Vec
             }));
     for s in starts {
         let rest = &data[s + 2..];
-        let rest = rest.trim_ascii_start();
-        if bounds.iter().any(|b| rest.starts_with(b)) {
+        let blanks = rest
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        let rest = &rest[blanks..];
+        if ac.find(Input::new(rest).anchored(Anchored::Yes)).is_some() {
             at.push(s);
+            if at.len() > limit {
+                break;
+            }
         }
     }
     at
@@ -153,7 +204,7 @@ pub fn read(
     visit: &mut dyn FnMut(&Part) -> bool,
 ) -> Result<(), Problem> {
     let bounds = boundaries(data, skip)?;
-    let lines = boundary_lines(data, &bounds, skip);
+    let lines = boundary_lines(data, &bounds, skip, max_parts);
     if lines.len() + 1 > max_parts {
         return Err(Problem::TooManyParts { limit: max_parts });
     }

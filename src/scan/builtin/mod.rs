@@ -282,4 +282,6 @@ mod evasion_tests;
 #[cfg(test)]
 mod speed_tests;
 #[cfg(test)]
+mod stress_tests;
+#[cfg(test)]
 mod tests;
