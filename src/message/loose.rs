@@ -277,6 +277,13 @@ fn describe<'a>(fields: &[Field], body: &'a [u8], body_at: usize, charset: Chars
                 }
                 header::name_candidates(&params, charset, &mut names);
             }
+            "content-location" => {
+                let v = header::strip_comments(&f.value);
+                let last = v.trim().trim_matches('"').rsplit('/').next().unwrap_or("");
+                if !last.is_empty() {
+                    names.push(last.to_string());
+                }
+            }
             "content-transfer-encoding" => {
                 let (first, _) = header::parse_structured(&f.value);
                 let e = match first.as_str() {

@@ -123,6 +123,23 @@ const NAME_SOURCES: &[(&str, Shape)] = &[
             p,
         ))
     }),
+    ("Content-Location only", |p, n| {
+        mixed(&attachment(
+            &format!(
+                "Content-Type: application/octet-stream\r\nContent-Location: http://example.test/files/{n}"
+            ),
+            p,
+        ))
+    }),
+    ("percent-escaped name", |p, n| {
+        mixed(&attachment(
+            &format!(
+                "Content-Type: application/octet-stream; name=\"{}\"",
+                n.replace('.', "%2E")
+            ),
+            p,
+        ))
+    }),
     ("single-part text attachment", |p, n| {
         s(format!(
             "From: a@example.test\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; name=\"{n}\"\r\nContent-Disposition: attachment\r\n\r\n{}\r\n",

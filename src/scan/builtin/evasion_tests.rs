@@ -122,6 +122,12 @@ const BROKEN_STRUCTURE: &[(&str, Shape)] = &[
 ];
 
 const ENCODINGS: &[(&str, Shape)] = &[
+    ("single-part base64 text", |p, _| {
+        s(format!(
+            "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-16le\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            b64(p)
+        ))
+    }),
     ("utf-16 text part in base64", |p, _| {
         mixed(&format!(
             "Content-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
@@ -253,6 +259,16 @@ const CONTAINERS: &[(&str, Shape)] = &[
         mixed(&attachment(
             "Content-Type: application/octet-stream; name=\"saved.eml\"",
             &inner,
+        ))
+    }),
+    (".eml attached as octet-stream, 7bit", |p, n| {
+        let inner = mixed(&attachment(
+            &format!("Content-Type: application/octet-stream; name=\"{n}\""),
+            p,
+        ));
+        let inner = String::from_utf8(inner).unwrap().replace("=_b1", "=_inner");
+        mixed(&format!(
+            "Content-Type: application/octet-stream; name=\"fwd.eml\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{inner}"
         ))
     }),
     ("message/rfc822 in base64", |p, n| {

@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use super::{BuiltinEngine, Findings, binary_head};
 use crate::message::decode::Truncated;
+use crate::message::decode::encoded_word::percent_decode;
 use crate::message::loose::{self, Encoding, Part};
 use crate::message::mime::{self, PartView};
 use crate::message::runs;
@@ -210,7 +211,8 @@ pub(super) fn name_variants(name: &str) -> impl Iterator<Item = String> + '_ {
         .collect();
     let before_nul = name.split('\0').next().unwrap_or(name).to_string();
     let unquoted = cleaned.trim().trim_matches(['"', '\'']).to_string();
-    [name.to_string(), cleaned, before_nul, unquoted].into_iter()
+    let unescaped = String::from_utf8_lossy(&percent_decode(&unquoted)).into_owned();
+    [name.to_string(), cleaned, before_nul, unquoted, unescaped].into_iter()
 }
 
 fn is_format_char(c: char) -> bool {
