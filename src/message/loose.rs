@@ -3,13 +3,12 @@
 //! nested as declared; each segment's header is read forgivingly (see `header`) and its
 //! body decoded as declared, and also as base64 or quoted-printable when the declaration
 //! is one no client knows. A message/* part's body is read again as a message.
+use crate::message::boundary::{boundaries, boundary_lines};
 use crate::message::decode::encoded_word::{self, Charset};
 use crate::message::decode::{Truncated, base64, qp};
 use crate::message::header::{self, Field};
-use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
 use std::cell::Cell;
 use std::ops::Range;
-use std::sync::OnceLock;
 
 /// Most distinct boundary values read from one message.
 pub const MAX_BOUNDARIES: usize = 256;
@@ -45,152 +44,15 @@ pub enum Problem {
     TooManyBoundaries { limit: usize },
 }
 
-fn boundary_finder() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(["boundary"])
-            .expect("static pattern")
-    })
-}
-
-/// The parts of `data` outside the sorted `skip` ranges, with their offsets.
-fn outside<'a>(
-    data: &'a [u8],
-    skip: &'a [Range<usize>],
-) -> impl Iterator<Item = (usize, &'a [u8])> {
-    let mut from = 0;
-    skip.iter()
-        .cloned()
-        .chain(std::iter::once(data.len()..data.len()))
-        .filter_map(move |r| {
-            let to = r.start.clamp(from, data.len());
-            let piece = (from, &data[from..to]);
-            from = from.max(r.end.min(data.len()));
-            (!piece.1.is_empty()).then_some(piece)
-        })
-}
-
-/// Every boundary value declared anywhere outside `skip`, however quoted or commented.
-fn boundaries(data: &[u8], skip: &[Range<usize>]) -> Result<Vec<Vec<u8>>, Problem> {
-    let mut found: Vec<Vec<u8>> = Vec::new();
-    let hits = outside(data, skip).flat_map(|(at, piece)| {
-        boundary_finder()
-            .find_iter(piece)
-            .map(move |m| at + m.end())
-    });
-    for m_end in hits {
-        let m_end: usize = m_end;
-        let tail = &data[m_end..data.len().min(m_end + 600)];
-        let next = tail
-            .iter()
-            .find(|&&c| !matches!(c, b' ' | b'\t' | b'*' | b'0'..=b'9'));
-        if !matches!(next, Some(b'=' | b'(' | b'\r' | b'\n')) {
-            continue;
-        }
-        let Some(value) = quick_value(tail).or_else(|| slow_value(tail)) else {
-            continue;
-        };
-        let value = value.as_str();
-        // RFC 2231 form: charset'language'value
-        let value = value.rsplit("''").next().unwrap_or(value);
-        let value = value.trim_end_matches(['\r', '\n']).as_bytes();
-        if value.is_empty() || value.len() > 200 || found.iter().any(|b| b == value) {
-            continue;
-        }
-        if found.len() == MAX_BOUNDARIES {
-            return Err(Problem::TooManyBoundaries {
-                limit: MAX_BOUNDARIES,
-            });
-        }
-        found.push(value.to_vec());
-    }
-    Ok(found)
-}
-
-/// The value after `boundary` when it is plainly `= token` or `= "quoted"`.
-fn quick_value(tail: &[u8]) -> Option<String> {
-    let skip = |t: &[u8], f: fn(u8) -> bool| t.iter().take_while(|&&c| f(c)).count();
-    let t = &tail[skip(tail, |c| matches!(c, b' ' | b'\t' | b'*' | b'0'..=b'9'))..];
-    let t = t.strip_prefix(b"=")?;
-    let t = &t[skip(t, |c| c == b' ' || c == b'\t')..];
-    let v = if let Some(q) = t.strip_prefix(b"\"") {
-        &q[..memchr::memchr3(b'"', b'\r', b'\n', q)?]
-    } else {
-        let n = skip(t, |c| {
-            c.is_ascii_graphic() && !matches!(c, b';' | b'"' | b'(')
-        });
-        if n == 0 || t.get(n).is_some_and(|&c| c == b'(' || c == b'"') {
-            return None;
-        }
-        &t[..n]
-    };
-    Some(String::from_utf8_lossy(v).into_owned())
-}
-
-/// The value after `boundary` with comments and folding (the rare, slower case).
-fn slow_value(tail: &[u8]) -> Option<String> {
-    let line_end = tail
-        .windows(2)
-        .position(|w| w[0] == b'\n' && !matches!(w[1], b' ' | b'\t'))
-        .unwrap_or(tail.len());
-    let text = String::from_utf8_lossy(&tail[..line_end]);
-    let text = header::strip_comments(&text);
-    let t = text
-        .trim_start()
-        .trim_start_matches(|c: char| c == '*' || c.is_ascii_digit());
-    let v = t.trim_start().strip_prefix('=')?.trim_start();
-    let value = if let Some(q) = v.strip_prefix('"') {
-        q.split('"').next().unwrap_or("")
-    } else {
-        v.split(|c: char| c == ';' || c.is_ascii_whitespace())
-            .next()
-            .unwrap_or("")
-    };
-    Some(value.to_string())
-}
-
-/// Starts of every boundary line (a line `--` + one of `bounds`) outside `skip`, at
-/// most `limit` of them (past it the message has too many parts anyway).
-fn boundary_lines(
-    data: &[u8],
-    bounds: &[Vec<u8>],
-    skip: &[Range<usize>],
-    limit: usize,
-) -> Vec<usize> {
-    let mut at = Vec::new();
-    if bounds.is_empty() {
-        return at;
-    }
-    let Ok(ac) = AhoCorasick::builder()
-        .start_kind(StartKind::Anchored)
-        .build(bounds)
-    else {
-        return at;
-    };
-    let starts =
-        data.starts_with(b"--")
-            .then_some(0)
-            .into_iter()
-            .chain(outside(data, skip).flat_map(|(off, piece)| {
-                memchr::memmem::find_iter(piece, b"\n--").map(move |p| off + p + 1)
-            }));
-    for s in starts {
-        let rest = &data[s + 2..];
-        let blanks = rest
-            .iter()
-            .take_while(|&&c| c == b' ' || c == b'\t')
-            .count();
-        let rest = &rest[blanks..];
-        if ac.find(Input::new(rest).anchored(Anchored::Yes)).is_some() {
-            at.push(s);
-            if at.len() > limit {
-                break;
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::TooManyParts { limit } => write!(f, "more than {limit} MIME parts"),
+            Problem::TooManyBoundaries { limit } => {
+                write!(f, "more than {limit} distinct MIME boundaries")
             }
         }
     }
-    at
 }
 
 /// Reads every segment; the visitor returns `false` to stop. `skip` (sorted) holds
@@ -367,4 +229,75 @@ pub fn decode(
         r?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Seen = (Vec<String>, Vec<String>, Encoding, Vec<u8>);
+
+    fn parts(data: &[u8]) -> Vec<Seen> {
+        let mut got = Vec::new();
+        read(data, &[], 100, 5, &|_: &str, _: &[u8]| None, &mut |p| {
+            got.push((
+                p.names.clone(),
+                p.types.clone(),
+                p.encoding,
+                p.body.to_vec(),
+            ));
+            true
+        })
+        .unwrap();
+        got
+    }
+
+    #[test]
+    fn unclosed_multipart_and_nested_message() {
+        let m = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\nContent-Disposition: attachment; filename=x.exe\r\n\r\ninner body";
+        let got = parts(m);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[1].1, vec!["message/rfc822".to_string()]);
+        assert_eq!(got[2].0, vec!["x.exe".to_string()]);
+        assert_eq!(got[2].3, b"inner body");
+    }
+
+    #[test]
+    fn every_boundary_declared_anywhere_splits() {
+        let m = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: text/plain\r\n\r\nboundary = \"z\"\r\n--z\r\nContent-Transfer-Encoding: x-what\r\n\r\naGVsbG8gd29ybGQgYWdhaW4=\r\n--a--\r\n";
+        let got = parts(m);
+        let unknown = got.iter().find(|p| p.2 == Encoding::Unknown).unwrap();
+        assert_eq!(unknown.3, b"aGVsbG8gd29ybGQgYWdhaW4=");
+        let budget = std::cell::Cell::new(1000);
+        let part = Part {
+            names: vec![],
+            types: vec![],
+            words: vec![],
+            encoding: Encoding::Unknown,
+            body: &unknown.3,
+            body_at: 0,
+        };
+        let mut out = Vec::new();
+        decode(&part, &budget, &mut |d| {
+            out.push(d.data);
+            true
+        })
+        .unwrap();
+        assert!(out.contains(&b"hello world again".to_vec()), "{out:?}");
+    }
+
+    #[test]
+    fn too_many_boundaries_is_a_problem() {
+        let mut m = Vec::new();
+        for i in 0..=MAX_BOUNDARIES {
+            m.extend_from_slice(format!("X: boundary=\"v{i}\"\r\n").as_bytes());
+        }
+        let r = read(&m, &[], 100, 5, &|_: &str, _: &[u8]| None, &mut |_| true);
+        assert_eq!(
+            r,
+            Err(Problem::TooManyBoundaries {
+                limit: MAX_BOUNDARIES
+            })
+        );
+    }
 }

@@ -105,7 +105,7 @@ impl BuiltinEngine {
             self.too_much(f);
         }
         if let Err(problem) = read {
-            f.unscannable.get_or_insert_with(|| format!("{problem:?}"));
+            f.unscannable.get_or_insert_with(|| problem.to_string());
         }
         decoded.sort_by_key(|r| r.start);
         merge(decoded)
