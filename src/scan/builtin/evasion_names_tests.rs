@@ -290,3 +290,15 @@ fn hash_signatures_match_the_bytes_before_charset_conversion() {
     ));
     assert_eq!(e.scan(&other), Verdict::Clean);
 }
+
+#[test]
+fn an_unnamed_executable_run_is_blocked_but_look_alike_text_is_not() {
+    let e = engine();
+    let m = format!(
+        "Subject: x\r\n\r\nthe tool:\r\n\r\n{}\r\n\r\nbye\r\n",
+        b64(&pe_like())
+    );
+    assert!(matches!(e.scan(m.as_bytes()), Verdict::Infected { .. }));
+    let text = "Subject: links\r\nContent-Type: text/plain\r\n\r\nhttps://example.test/a/very/long/path/TVqQAAMAAAAEAAAA\r\nTVqQ is how a base64 executable starts\r\nd41d8cd98f00b204e9800998ecf8427e\r\nMZ marks DOS executables\r\n-----BEGIN PGP SIGNATURE-----\r\niQEzBAEBCAAdFiEEabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ\r\n=AbCd\r\n-----END PGP SIGNATURE-----\r\n";
+    assert_eq!(e.scan(text.as_bytes()), Verdict::Clean);
+}

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::ops::Range;
 
-use super::{BuiltinEngine, Findings, binary_head};
+use super::{BuiltinEngine, Findings};
 use crate::message::decode::Truncated;
 use crate::message::decode::encoded_word::percent_decode;
 use crate::message::loose::{self, Encoding, Part};
@@ -123,10 +123,16 @@ impl BuiltinEngine {
         let remaining = Cell::new(to_usize(*budget));
         let r = runs::find(data, skip, &remaining, &mut |run: runs::Run| {
             let names: Vec<String> = run.name.into_iter().collect();
+            // An unnamed run is an executable only if it starts like a binary one.
+            let content_type = if names.is_empty() {
+                "text/plain"
+            } else {
+                "application/octet-stream"
+            };
             *budget = remaining.get() as u64;
             self.check_part(
                 &PartView {
-                    content_type: "application/octet-stream",
+                    content_type,
                     data: &run.data,
                     depth,
                     names,
@@ -194,12 +200,15 @@ fn merge(sorted: Vec<Range<usize>>) -> Vec<Range<usize>> {
 }
 
 /// Whether decoded bytes could hold text a client reads again (a message, an encoded
-/// block): no binary bytes near the start.
+/// block): hardly any control bytes near the start (binary data has one in eight,
+/// UTF-16 text one in two).
 fn textual(data: &[u8]) -> bool {
-    !data.is_empty() && !binary_head(&data[..data.len().min(1024)]) && {
-        let head = &data[..data.len().min(1024)];
-        head.iter().filter(|&&c| c == 0x7f || c < 0x09).count() == 0
-    }
+    let head = &data[..data.len().min(4096)];
+    let controls = head
+        .iter()
+        .filter(|&&c| c < 0x20 && !matches!(c, b'\t' | b'\r' | b'\n' | 0x0c | 0x1b))
+        .count();
+    !head.is_empty() && controls * 100 <= head.len()
 }
 
 /// A file name as every client might read it: as given, without control and format
