@@ -57,7 +57,7 @@ pub(crate) fn boundaries(data: &[u8], skip: &[Range<usize>]) -> Result<Vec<Vec<u
         let value = value.as_str();
         // RFC 2231 form: charset'language'value
         let value = value.rsplit("''").next().unwrap_or(value);
-        let value = value.trim_end_matches(['\r', '\n']).as_bytes();
+        let value = value.trim().as_bytes();
         if value.is_empty() || value.len() > 200 || found.iter().any(|b| b == value) {
             continue;
         }
