@@ -140,10 +140,12 @@ fn describe<'a>(fields: &[Field], body: &'a [u8], body_at: usize, charset: Chars
                 header::name_candidates(&params, charset, &mut names);
             }
             "content-location" => {
+                // A bare file name may become the saved name; a URL (an MHTML page's
+                // resources) names no attachment.
                 let v = header::strip_comments(&f.value);
-                let last = v.trim().trim_matches('"').rsplit('/').next().unwrap_or("");
-                if !last.is_empty() {
-                    names.push(last.to_string());
+                let v = v.trim().trim_matches('"');
+                if !v.is_empty() && !v.contains("://") {
+                    names.push(v.rsplit('/').next().unwrap_or(v).to_string());
                 }
             }
             "content-transfer-encoding" => {

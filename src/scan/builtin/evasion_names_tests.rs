@@ -125,9 +125,7 @@ const NAME_SOURCES: &[(&str, Shape)] = &[
     }),
     ("Content-Location only", |p, n| {
         mixed(&attachment(
-            &format!(
-                "Content-Type: application/octet-stream\r\nContent-Location: http://example.test/files/{n}"
-            ),
+            &format!("Content-Type: application/octet-stream\r\nContent-Location: {n}"),
             p,
         ))
     }),
