@@ -138,6 +138,16 @@ const NAME_SOURCES: &[(&str, Shape)] = &[
             p,
         ))
     }),
+    ("bare CR line ends", |p, n| {
+        let m = mixed(&attachment(
+            &format!("Content-Type: application/octet-stream; name=\"{n}\""),
+            p,
+        ));
+        String::from_utf8(m)
+            .unwrap()
+            .replace("\r\n", "\r")
+            .into_bytes()
+    }),
     ("single-part text attachment", |p, n| {
         s(format!(
             "From: a@example.test\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; name=\"{n}\"\r\nContent-Disposition: attachment\r\n\r\n{}\r\n",

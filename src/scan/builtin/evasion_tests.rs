@@ -101,6 +101,16 @@ const BROKEN_STRUCTURE: &[(&str, Shape)] = &[
             b64(p)
         ))
     }),
+    ("bare CR line ends", |p, n| {
+        let m = mixed(&attachment(
+            &format!("Content-Type: application/octet-stream; name=\"{n}\""),
+            p,
+        ));
+        String::from_utf8(m)
+            .unwrap()
+            .replace("\r\n", "\r")
+            .into_bytes()
+    }),
     ("no blank line after the part header", |p, _| {
         mixed(&format!(
             "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n{}",

@@ -41,6 +41,26 @@ impl BuiltinEngine {
         if f.infected.is_none() {
             self.run_reading(data, &decoded, depth, f, budget);
         }
+        if f.infected.is_none() && has_bare_cr(data) {
+            self.bare_cr_reading(data, depth, f, budget);
+        }
+    }
+
+    /// Some clients end lines at a bare CR too: read the message again with every bare
+    /// CR as a line end (no bare CR is left, so this happens once).
+    fn bare_cr_reading(&self, data: &[u8], depth: usize, f: &mut Findings, budget: &mut u64) {
+        if *budget < data.len() as u64 {
+            self.too_much(f);
+            return;
+        }
+        *budget -= data.len() as u64;
+        let mut copy = data.to_vec();
+        for i in memchr::memchr_iter(b'\r', data) {
+            if data.get(i + 1) != Some(&b'\n') {
+                copy[i] = b'\n';
+            }
+        }
+        self.inspect(&copy, depth, f, budget);
     }
 
     /// The loose MIME reading. Returns the body ranges decoded as pure base64 or as
@@ -182,6 +202,11 @@ fn same_body(data: &[u8], span: &Range<usize>, exact: &[Range<usize>]) -> bool {
         let (lo, hi) = (e.end.min(span.end), e.end.max(span.end).min(data.len()));
         e.start == span.start && lo <= hi && data[lo..hi].iter().all(|c| c.is_ascii_whitespace())
     })
+}
+
+/// Whether a CR that is not followed by LF appears (checked only up to the first one).
+fn has_bare_cr(data: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', data).any(|i| data.get(i + 1) != Some(&b'\n'))
 }
 
 fn to_usize(v: u64) -> usize {
