@@ -23,6 +23,8 @@ pub struct Builtin {
     pub max_archive_entries: usize,
     /// Total bytes decoded out of one message (parts and archive members), a zip-bomb guard.
     pub max_decoded_bytes: u64,
+    /// A `message/partial` fragment cannot be judged alone: `unscannable` unless false.
+    pub partial_unscannable: bool,
 }
 
 impl Default for Builtin {
@@ -43,6 +45,7 @@ impl Default for Builtin {
             max_archive_depth: 3,
             max_archive_entries: 1000,
             max_decoded_bytes: 200 * 1024 * 1024,
+            partial_unscannable: true,
         }
     }
 }

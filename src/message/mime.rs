@@ -4,13 +4,10 @@
 //! Every decoded leaf part is handed to a visitor, never collected, so a message with many
 //! parts costs one part of extra memory at a time. When the structure is ambiguous (two
 //! Content-Type headers, two boundary parameters, two transfer encodings) or unparseable,
-//! a second, parser-independent reading splits the raw bytes at every boundary seen and
-//! decodes every segment every plausible way: a scanner must not trust the one reading a
-//! mail client might not pick.
+//! the report says so; the parser-independent readings that do not trust this one live in
+//! `loose` (every boundary, forgiving headers) and `runs` (encoded runs anywhere).
 
 use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
-use regex::bytes::Regex;
-use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -38,12 +35,28 @@ impl std::fmt::Display for Problem {
 }
 
 /// One decoded leaf: an attachment, a text body, or a segment of an alternative reading.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct PartView<'a> {
     pub name: Option<&'a str>,
     pub content_type: &'a str,
     pub data: &'a [u8],
     pub depth: usize,
+    /// Every other name the part's headers give (a second Content-Type, `filename` next
+    /// to `name`, ...): clients disagree on which one wins.
+    pub names: Vec<String>,
+    /// Where the part's raw body lies in the message handed to `walk`, when it does.
+    pub span: Option<std::ops::Range<usize>>,
+    /// Whether `data` was decoded from a transfer encoding (not a slice of the raw bytes).
+    pub decoded: bool,
+    /// Whether `data` is exactly the base64 decoding of `span` (no character skipped, no
+    /// charset conversion): another reading of that span would find the same bytes.
+    pub exact_base64: bool,
+}
+
+/// Text from bytes in a named charset (mail-parser's tables); `None` when unknown.
+pub fn charset_text(charset: &str, bytes: &[u8]) -> Option<String> {
+    let decode = mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes())?;
+    Some(decode(bytes))
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,6 +68,8 @@ pub struct WalkReport {
 
 struct State<'v> {
     limits: Limits,
+    /// The message handed to `walk`, to tell which parts' offsets point into it.
+    raw: (usize, usize),
     parts: usize,
     decoded: u64,
     ambiguous: Option<String>,
@@ -117,6 +132,7 @@ pub fn walk(
 ) -> Result<WalkReport, Problem> {
     let mut st = State {
         limits,
+        raw: (raw.as_ptr() as usize, raw.len()),
         parts: 0,
         decoded: 0,
         ambiguous: None,
@@ -126,9 +142,6 @@ pub fn walk(
     match MessageParser::default().parse(raw) {
         Some(msg) => walk_message(&msg, 0, &mut st)?,
         None => st.ambiguous = Some("the message could not be parsed as MIME".into()),
-    }
-    if st.ambiguous.is_some() && !st.stop {
-        alternate_readings(raw, &mut st)?;
     }
     Ok(WalkReport {
         parts: st.parts,
@@ -160,6 +173,12 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
             .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
             .unwrap_or_else(|| "text/plain".into());
         let name = part.attachment_name();
+        let names = header_names(&part.headers);
+        let same_raw =
+            msg.raw_message.as_ptr() as usize == st.raw.0 && msg.raw_message.len() == st.raw.1;
+        let span = (same_raw && part.offset_end >= part.offset_body)
+            .then_some(part.offset_body as usize..part.offset_end as usize);
+        let decoded = part.encoding != mail_parser::Encoding::None;
         match &part.body {
             PartType::Text(t) | PartType::Html(t) => {
                 st.emit(&PartView {
@@ -167,15 +186,11 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
                     content_type: &ctype,
                     data: t.as_bytes(),
                     depth,
+                    names,
+                    span,
+                    decoded,
+                    exact_base64: false,
                 })?;
-                for (uname, data) in uudecode_all(t.as_bytes()) {
-                    st.emit(&PartView {
-                        name: Some(&uname),
-                        content_type: "application/octet-stream",
-                        data: &data,
-                        depth: depth + 1,
-                    })?;
-                }
             }
             PartType::Binary(b) | PartType::InlineBinary(b) => {
                 st.emit(&PartView {
@@ -183,6 +198,11 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
                     content_type: &ctype,
                     data: b,
                     depth,
+                    names,
+                    span,
+                    decoded,
+                    exact_base64: part.encoding == mail_parser::Encoding::Base64
+                        && !part.is_encoding_problem,
                 })?;
                 // mail-parser stops decoding nested messages after a few levels and hands
                 // the rest over as bytes: keep descending up to our own limit.
@@ -197,6 +217,29 @@ fn walk_message(msg: &Message, depth: usize, st: &mut State) -> Result<(), Probl
         }
     }
     Ok(())
+}
+
+/// Every `name`/`filename` parameter of every Content-Type and Content-Disposition.
+fn header_names(headers: &[mail_parser::Header]) -> Vec<String> {
+    let mut names = Vec::new();
+    for h in headers {
+        if !matches!(
+            h.name,
+            HeaderName::ContentType | HeaderName::ContentDisposition
+        ) {
+            continue;
+        }
+        let Some(attrs) = h.value.as_content_type().and_then(|c| c.attributes()) else {
+            continue;
+        };
+        for a in attrs {
+            let n = a.name.to_ascii_lowercase();
+            if n.starts_with("name") || n.starts_with("filename") {
+                names.push(a.value.to_string());
+            }
+        }
+    }
+    names
 }
 
 fn ambiguity(headers: &[mail_parser::Header]) -> Option<String> {
@@ -220,122 +263,6 @@ fn ambiguity(headers: &[mail_parser::Header]) -> Option<String> {
         }
     }
     None
-}
-
-fn boundary_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r#"(?i)boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))"#)
-            .expect("static regex")
-    })
-}
-
-/// The parser-independent reading: split at every boundary value that appears anywhere,
-/// decode each segment as it declares and also as base64 and quoted-printable.
-fn alternate_readings(raw: &[u8], st: &mut State) -> Result<(), Problem> {
-    let mut boundaries: Vec<Vec<u8>> = Vec::new();
-    for c in boundary_re().captures_iter(raw) {
-        if let Some(m) = c.get(1).or_else(|| c.get(2)) {
-            let b = m.as_bytes().to_vec();
-            if !boundaries.contains(&b) {
-                boundaries.push(b);
-            }
-        }
-        if boundaries.len() >= 32 {
-            break;
-        }
-    }
-    let depth = st.limits.max_depth;
-    for b in &boundaries {
-        let mut marker = b"--".to_vec();
-        marker.extend_from_slice(b);
-        for seg in split_at_marker(raw, &marker) {
-            if st.stop {
-                return Ok(());
-            }
-            st.parts += 1;
-            if st.parts > st.limits.max_parts {
-                return Err(Problem::TooManyParts {
-                    limit: st.limits.max_parts,
-                });
-            }
-            let body = body_of(seg);
-            if let Some(d) = base64_lenient(body) {
-                st.emit(&PartView {
-                    name: None,
-                    content_type: "application/octet-stream",
-                    data: &d,
-                    depth,
-                })?;
-            }
-            if let Some(d) = quoted_printable(body) {
-                st.emit(&PartView {
-                    name: None,
-                    content_type: "text/plain",
-                    data: &d,
-                    depth,
-                })?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn split_at_marker<'a>(raw: &'a [u8], marker: &[u8]) -> Vec<&'a [u8]> {
-    let mut segs = Vec::new();
-    let mut last = 0usize;
-    let mut i = 0usize;
-    while let Some(p) = find(&raw[i..], marker) {
-        let at = i + p;
-        let at_line_start = at == 0 || raw[at - 1] == b'\n';
-        if at_line_start {
-            segs.push(&raw[last..at]);
-            let eol = raw[at..]
-                .iter()
-                .position(|&c| c == b'\n')
-                .map(|e| at + e + 1);
-            last = eol.unwrap_or(raw.len());
-            i = last;
-        } else {
-            i = at + marker.len();
-        }
-        if i >= raw.len() {
-            break;
-        }
-    }
-    segs.push(&raw[last.min(raw.len())..]);
-    segs
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    memchr::memmem::find(hay, needle)
-}
-
-fn body_of(seg: &[u8]) -> &[u8] {
-    if let Some(p) = find(seg, b"\r\n\r\n") {
-        return &seg[p + 4..];
-    }
-    if let Some(p) = find(seg, b"\n\n") {
-        return &seg[p + 2..];
-    }
-    seg
-}
-
-/// Decodes base64 ignoring line breaks and stray characters; `None` when the text does
-/// not look like base64 at all.
-pub fn base64_lenient(input: &[u8]) -> Option<Vec<u8>> {
-    let significant = input.iter().filter(|c| !c.is_ascii_whitespace()).count();
-    let alphabet = input
-        .iter()
-        .filter(|&&c| base64_value(c).is_some() || c == b'=')
-        .count();
-    if significant < 16 || alphabet * 100 < significant * 95 {
-        return None;
-    }
-    Some(base64_decode_any(input))
 }
 
 fn base64_value(c: u8) -> Option<u32> {
@@ -369,89 +296,6 @@ pub fn base64_decode_any(input: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Decodes quoted-printable; `None` when there is nothing encoded in it.
-pub fn quoted_printable(input: &[u8]) -> Option<Vec<u8>> {
-    if !input.contains(&b'=') {
-        return None;
-    }
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    let mut changed = false;
-    while i < input.len() {
-        let c = input[i];
-        if c == b'=' {
-            if input[i + 1..].starts_with(b"\r\n") {
-                i += 3;
-                changed = true;
-                continue;
-            }
-            if input[i + 1..].starts_with(b"\n") {
-                i += 2;
-                changed = true;
-                continue;
-            }
-            if i + 2 < input.len()
-                && let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2]))
-            {
-                out.push(h << 4 | l);
-                i += 3;
-                changed = true;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    changed.then_some(out)
-}
-
-/// Finds `begin NNN name` ... `end` blocks in a text body and decodes them.
-pub fn uudecode_all(text: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut found = Vec::new();
-    if find(text, b"begin ").is_none() {
-        return found;
-    }
-    let mut lines = text
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    while let Some(line) = lines.next() {
-        let Some(rest) = line.strip_prefix(b"begin ") else {
-            continue;
-        };
-        let mut words = rest.splitn(2, |&b| b == b' ');
-        let mode = words.next().unwrap_or(b"");
-        if mode.is_empty() || !mode.iter().all(|c| (b'0'..=b'7').contains(c)) {
-            continue;
-        }
-        let name = String::from_utf8_lossy(words.next().unwrap_or(b"")).into_owned();
-        let mut data = Vec::new();
-        for l in lines.by_ref() {
-            if l == b"end" || l.is_empty() {
-                break;
-            }
-            let n = (l[0].wrapping_sub(b' ') & 0x3f) as usize;
-            if n == 0 {
-                continue;
-            }
-            let mut decoded = Vec::with_capacity(n + 2);
-            for chunk in l[1..].chunks(4) {
-                let v: Vec<u32> = chunk
-                    .iter()
-                    .map(|&c| (c.wrapping_sub(b' ') & 0x3f) as u32)
-                    .collect();
-                let g = |k: usize| v.get(k).copied().unwrap_or(0);
-                let w = (g(0) << 18) | (g(1) << 12) | (g(2) << 6) | g(3);
-                decoded.extend_from_slice(&[(w >> 16) as u8, (w >> 8) as u8, w as u8]);
-            }
-            decoded.truncate(n);
-            data.extend_from_slice(&decoded);
-        }
-        found.push((name, data));
-    }
-    found
 }
 
 /// Header facts used in notices, quarantine records and session logs.
@@ -519,19 +363,12 @@ mod tests {
     }
 
     #[test]
-    fn two_content_types_trigger_a_second_reading() {
-        let payload = b"c2VjcmV0IHBheWxvYWQgaGlkZGVuIGluIGEgc2VnbWVudA==";
-        let mut raw = b"From: a@b\r\nContent-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=\"ZZ\"\r\n\r\n--ZZ\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
-        raw.extend_from_slice(payload);
-        raw.extend_from_slice(b"\r\n--ZZ--\r\n");
-        let (r, got) = collect(&raw);
+    fn two_content_types_are_reported_as_ambiguous() {
+        let raw = b"From: a@b\r\nContent-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=\"ZZ\"\r\n\r\n--ZZ\r\n\r\nx\r\n--ZZ--\r\n";
+        let (r, _) = collect(raw);
         assert_eq!(
             r.unwrap().ambiguous.as_deref(),
             Some("two Content-Type headers")
-        );
-        assert!(
-            got.iter()
-                .any(|(_, d)| d == b"secret payload hidden in a segment")
         );
     }
 
@@ -544,24 +381,6 @@ mod tests {
         raw.extend_from_slice(b"--B--\r\n");
         let (r, _) = collect(&raw);
         assert_eq!(r, Err(Problem::TooManyParts { limit: 100 }));
-    }
-
-    #[test]
-    fn uuencoded_block_is_found() {
-        // "Cat" uuencoded.
-        let got = uudecode_all(b"text\r\nbegin 644 cat.txt\r\n#0V%T\r\n`\r\nend\r\n");
-        assert_eq!(got, vec![("cat.txt".to_string(), b"Cat".to_vec())]);
-    }
-
-    #[test]
-    fn qp_and_base64_helpers() {
-        assert_eq!(quoted_printable(b"a=3Db=\r\nc").unwrap(), b"a=bc");
-        assert_eq!(quoted_printable(b"plain"), None);
-        assert_eq!(
-            base64_lenient(b"aGVsbG8g\r\nd29ybGQ=").unwrap(),
-            b"hello world"
-        );
-        assert_eq!(base64_lenient(b"this is not base64, clearly!"), None);
     }
 
     #[test]

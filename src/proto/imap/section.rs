@@ -5,9 +5,7 @@
 use std::borrow::Cow;
 
 use super::items::{Item, ItemKind, Partial, Section, SectionText};
-use crate::message::mime::{
-    PartRanges, PartShape, base64_decode_any, part_ranges, quoted_printable,
-};
+use crate::message::mime::{PartRanges, PartShape, base64_decode_any, part_ranges};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SectionError {
@@ -184,7 +182,13 @@ fn decode<'a>(header: &[u8], body: &'a [u8]) -> Result<Cow<'a, [u8]>, SectionErr
         .unwrap_or_default();
     match cte.as_str() {
         "base64" => Ok(Cow::Owned(base64_decode_any(body))),
-        "quoted-printable" => Ok(quoted_printable(body).map_or(Cow::Borrowed(body), Cow::Owned)),
+        "quoted-printable" => {
+            let mut out = Vec::with_capacity(body.len());
+            match crate::message::decode::qp::decode(body, &mut out, body.len()) {
+                Ok(_) => Ok(Cow::Owned(out)),
+                Err(_) => Err(SectionError::Undecodable),
+            }
+        }
         "" | "7bit" | "8bit" | "binary" => Ok(Cow::Borrowed(body)),
         _ => Err(SectionError::Undecodable),
     }

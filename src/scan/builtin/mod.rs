@@ -1,9 +1,11 @@
 //! The embedded engine: needs no daemon. Looks for signatures in the raw message and in
 //! every decoded part and archive member, and applies the attachment policy.
 mod archive;
+mod inspect;
 pub mod signatures;
 
 use std::io::Read;
+use std::ops::Range;
 
 use regex::Regex;
 
@@ -52,37 +54,8 @@ impl BuiltinEngine {
     /// CPU-bound; callers run it off the async reactor.
     pub fn scan(&self, raw: &[u8]) -> Verdict {
         let mut f = Findings::default();
-        self.check_data(raw, &mut f);
-        if f.infected.is_none() && mime::is_plain_single_part(raw) {
-            // Nothing to decode but uuencoded blocks: skip the MIME parser.
-            for (name, data) in mime::uudecode_all(raw) {
-                let mut budget = self.cfg.max_decoded_bytes;
-                let part = PartView {
-                    name: Some(&name),
-                    content_type: "application/octet-stream",
-                    data: &data,
-                    depth: 1,
-                };
-                self.check_part(&part, &mut f, &mut budget);
-                if f.infected.is_some() {
-                    break;
-                }
-            }
-        } else if f.infected.is_none() {
-            let limits = mime::Limits {
-                max_parts: self.cfg.max_parts,
-                max_depth: self.cfg.max_depth,
-                max_decoded_bytes: self.cfg.max_decoded_bytes,
-            };
-            let mut budget = self.cfg.max_decoded_bytes;
-            let walked = mime::walk(raw, limits, &mut |p: &PartView| {
-                self.check_part(p, &mut f, &mut budget);
-                f.infected.is_none()
-            });
-            if let Err(problem) = walked {
-                f.unscannable.get_or_insert_with(|| problem.to_string());
-            }
-        }
+        let mut budget = self.cfg.max_decoded_bytes;
+        self.inspect(raw, 0, &mut f, &mut budget);
         if let Some(name) = f.infected {
             Verdict::Infected { name }
         } else if let Some(why) = f.unscannable {
@@ -95,6 +68,33 @@ impl BuiltinEngine {
         } else {
             Verdict::Clean
         }
+    }
+
+    /// mail-parser's reading: one opinion on the structure among several. Returns the raw
+    /// spans it decoded as exact base64, for the other readings not to decode again.
+    fn walk_reading(&self, raw: &[u8], f: &mut Findings, budget: &mut u64) -> Vec<Range<usize>> {
+        let limits = mime::Limits {
+            max_parts: self.cfg.max_parts,
+            max_depth: self.cfg.max_depth,
+            max_decoded_bytes: self.cfg.max_decoded_bytes,
+        };
+        let mut exact = Vec::new();
+        let walked = mime::walk(raw, limits, &mut |p: &PartView| {
+            self.check_part(p, f, budget);
+            if p.content_type.eq_ignore_ascii_case("message/partial") {
+                self.partial(f);
+            }
+            if p.exact_base64
+                && let Some(s) = &p.span
+            {
+                exact.push(s.clone());
+            }
+            f.infected.is_none()
+        });
+        if let Err(problem) = walked {
+            f.unscannable.get_or_insert_with(|| problem.to_string());
+        }
+        exact
     }
 
     fn check_data(&self, data: &[u8], f: &mut Findings) {
@@ -110,15 +110,26 @@ impl BuiltinEngine {
         }
     }
 
+    /// A part: its names, its bytes (read again as a message or text when decoded, else
+    /// only hashed: the raw scan saw them), executable content, archives.
     fn check_part(&self, p: &PartView, f: &mut Findings, budget: &mut u64) {
-        if let Some(name) = p.name
-            && let Some(why) = self.blocked_name(name)
-        {
-            f.infected = Some(why);
+        self.check_names(
+            p.name.into_iter().chain(p.names.iter().map(|n| n.as_str())),
+            f,
+        );
+        if f.infected.is_some() {
             return;
         }
-        self.check_data(p.data, f);
-        if f.infected.is_none() && self.is_executable(p.data) && p.name.is_some() {
+        if p.decoded {
+            self.inspect(p.data, p.depth + 1, f, budget);
+        } else if let Some(name) = self.sigs.hash_match(p.data) {
+            f.infected = Some(name.to_string());
+        }
+        let named = p.name.is_some() || !p.names.is_empty();
+        if f.infected.is_none()
+            && self.is_executable(p.data)
+            && (named || !p.content_type.starts_with("text/") || binary_head(p.data))
+        {
             f.infected = Some("Portcullis.Blocked.ExecutableContent".into());
         }
         if f.infected.is_none() && self.cfg.scan_archives && archive::is_zip(p.data) {
@@ -207,7 +218,27 @@ impl BuiltinEngine {
         }
     }
 
+    fn check_names<'n>(&self, names: impl Iterator<Item = &'n str>, f: &mut Findings) {
+        for n in names {
+            if let Some(why) = self.blocked_name(n) {
+                f.infected = Some(why);
+                return;
+            }
+        }
+    }
+
+    fn partial(&self, f: &mut Findings) {
+        if self.cfg.partial_unscannable {
+            f.unscannable
+                .get_or_insert_with(|| "message/partial fragment".into());
+        }
+    }
+
     fn blocked_name(&self, name: &str) -> Option<String> {
+        inspect::name_variants(name).find_map(|n| self.blocked_one_name(&n))
+    }
+
+    fn blocked_one_name(&self, name: &str) -> Option<String> {
         let lower = name
             .trim()
             .trim_end_matches(['.', ' '])
@@ -235,5 +266,22 @@ impl BuiltinEngine {
     }
 }
 
+/// Whether the first bytes look like a binary file, not text that happens to start "MZ".
+fn binary_head(data: &[u8]) -> bool {
+    data.iter()
+        .take(64)
+        .any(|&c| c == 0 || (c < 0x20 && !matches!(c, b'\t' | b'\r' | b'\n' | 0x0c)))
+}
+
+#[cfg(test)]
+mod corpus;
+#[cfg(test)]
+mod evasion_names_tests;
+#[cfg(test)]
+mod evasion_tests;
+#[cfg(test)]
+mod speed_tests;
+#[cfg(test)]
+mod stress_tests;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
@@ -32,9 +32,15 @@ impl fmt::Display for SigError {
     }
 }
 
+/// Up to this many body patterns are searched one by one with `memmem` (which picks rare
+/// bytes to look for) instead of one automaton keyed on the patterns' first bytes.
+const FEW_PATTERNS: usize = 4;
+
 #[derive(Debug)]
 pub struct Signatures {
     patterns: AhoCorasick,
+    /// One finder per pattern, in `pattern_info` order, when there are few patterns.
+    finders: Vec<memchr::memmem::Finder<'static>>,
     pattern_info: Vec<(String, Kind)>,
     md5: HashMap<(u64, [u8; 16]), String>,
     md5_any_size: HashMap<[u8; 16], String>,
@@ -45,11 +51,8 @@ pub struct Signatures {
 impl Signatures {
     /// The built-in test signatures plus whatever `dir` holds.
     pub fn load(dir: Option<&Path>) -> Result<Signatures, SigError> {
-        let mut pats: Vec<Vec<u8>> = vec![EICAR.to_vec(), GTUBE.to_vec()];
-        let mut info = vec![
-            ("Eicar-Test-Signature".to_string(), Kind::Virus),
-            ("GTUBE".to_string(), Kind::Spam),
-        ];
+        let mut pats: Vec<Vec<u8>> = vec![EICAR.to_vec()];
+        let mut info = vec![("Eicar-Test-Signature".to_string(), Kind::Virus)];
         let mut md5 = HashMap::new();
         let mut md5_any_size = HashMap::new();
         let mut sha256 = HashMap::new();
@@ -133,6 +136,10 @@ impl Signatures {
                 }
             }
         }
+        // Spam patterns go last: at one start position leftmost-first prefers the earlier
+        // pattern, so a virus pattern sharing a start with a spam pattern still wins.
+        pats.push(GTUBE.to_vec());
+        info.push(("GTUBE".to_string(), Kind::Spam));
         let patterns = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .build(&pats)
@@ -146,8 +153,16 @@ impl Signatures {
             .map(|k| k.0)
             .chain(sha256.keys().map(|k| k.0))
             .collect();
+        let finders = if pats.len() <= FEW_PATTERNS {
+            pats.iter()
+                .map(|p| memchr::memmem::Finder::new(p).into_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Signatures {
             patterns,
+            finders,
             pattern_info: info,
             md5,
             md5_any_size,
@@ -156,17 +171,37 @@ impl Signatures {
         })
     }
 
-    /// The first virus pattern in `data`, else whether a spam pattern was seen.
+    /// The first virus pattern in `data`, else whether a spam pattern was seen. A spam
+    /// match never hides a virus pattern that overlaps it: the search goes on from the
+    /// byte after the spam match's start, not from its end.
     pub fn find(&self, data: &[u8]) -> Option<(&str, Kind)> {
+        if !self.finders.is_empty() {
+            return self.find_few(data);
+        }
         let mut spam = None;
-        for m in self.patterns.find_iter(data) {
+        let mut at = 0;
+        while at <= data.len() {
+            let Some(m) = self.patterns.find(Input::new(data).span(at..data.len())) else {
+                break;
+            };
             let (name, kind) = &self.pattern_info[m.pattern().as_usize()];
             match kind {
                 Kind::Virus => return Some((name, *kind)),
                 Kind::Spam => spam = spam.or(Some((name.as_str(), *kind))),
             }
+            at = m.start() + 1;
         }
         spam
+    }
+
+    /// Each pattern searched on its own: virus patterns first (they come first), so no
+    /// match can hide another.
+    fn find_few(&self, data: &[u8]) -> Option<(&str, Kind)> {
+        self.finders
+            .iter()
+            .zip(&self.pattern_info)
+            .find(|(f, _)| f.find(data).is_some())
+            .map(|(_, (name, kind))| (name.as_str(), *kind))
     }
 
     /// A hash signature matching the whole of `data`. Hashes are computed only when a
@@ -215,6 +250,46 @@ mod tests {
         assert_eq!(s.find(&body), Some(("Eicar-Test-Signature", Kind::Virus)));
         assert_eq!(s.find(GTUBE), Some(("GTUBE", Kind::Spam)));
         assert_eq!(s.find(b"nothing here"), None);
+    }
+
+    #[test]
+    fn a_spam_pattern_never_hides_an_overlapping_virus() {
+        let s = Signatures::load(None).unwrap();
+        // GTUBE's last byte is EICAR's first.
+        let mut body = GTUBE.to_vec();
+        body.extend_from_slice(&EICAR[1..]);
+        assert_eq!(s.find(&body), Some(("Eicar-Test-Signature", Kind::Virus)));
+        let mut twice = GTUBE.to_vec();
+        twice.extend_from_slice(GTUBE);
+        assert_eq!(s.find(&twice), Some(("GTUBE", Kind::Spam)));
+    }
+
+    #[test]
+    fn a_virus_pattern_sharing_a_start_with_spam_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix: String = GTUBE[..8].iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(
+            dir.path().join("p.ndb"),
+            format!("Test.Prefix:0:*:{prefix}\n"),
+        )
+        .unwrap();
+        let s = Signatures::load(Some(dir.path())).unwrap();
+        assert_eq!(s.find(GTUBE), Some(("Test.Prefix", Kind::Virus)));
+        // The same with enough patterns for the automaton rather than one search each.
+        std::fs::write(
+            dir.path().join("q.ndb"),
+            "A:0:*:41414141\nB:0:*:42424242\nC:0:*:43434343\n",
+        )
+        .unwrap();
+        let s = Signatures::load(Some(dir.path())).unwrap();
+        assert!(s.finders.is_empty());
+        assert_eq!(s.find(GTUBE), Some(("Test.Prefix", Kind::Virus)));
+        let mut body = GTUBE.to_vec();
+        body.extend_from_slice(&EICAR[1..]);
+        assert_eq!(
+            s.find(&body[1..]),
+            Some(("Eicar-Test-Signature", Kind::Virus))
+        );
     }
 
     #[test]

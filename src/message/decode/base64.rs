@@ -1,0 +1,175 @@
+//! Base64 as the most forgiving client reads it: characters outside the alphabet are
+//! skipped (RFC 2045 section 6.8 tells decoders to ignore them), `=` ends a quantum and
+//! decoding goes on after it (concatenated encodings), and a missing pad is tolerated.
+use super::{Truncated, push_capped};
+
+const INVALID: u8 = 0xff;
+
+const TABLE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The value of a base64 alphabet character.
+#[inline]
+pub fn value(c: u8) -> Option<u8> {
+    let v = TABLE[c as usize];
+    (v != INVALID).then_some(v)
+}
+
+/// Whether `c` belongs to the base64 alphabet (padding excluded).
+#[inline]
+pub fn is_alphabet(c: u8) -> bool {
+    TABLE[c as usize] != INVALID
+}
+
+/// A streaming decoder: feed chunks split anywhere, then `finish`.
+#[derive(Debug, Default, Clone)]
+pub struct Decoder {
+    acc: u32,
+    n: u8,
+    /// Characters skipped that were neither alphabet, padding nor line ends.
+    pub junk: usize,
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `input` into `out`, stopping once `out` holds `cap` bytes.
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), Truncated> {
+        let mut rest = input;
+        while !rest.is_empty() {
+            if self.n == 0 {
+                rest = self.fast(rest, out, cap)?;
+                if rest.is_empty() {
+                    break;
+                }
+            }
+            let c = rest[0];
+            rest = &rest[1..];
+            let v = TABLE[c as usize];
+            if v != INVALID {
+                self.acc = (self.acc << 6) | v as u32;
+                self.n += 1;
+                if self.n == 4 {
+                    let b = self.acc.to_be_bytes();
+                    push_capped(out, &b[1..], cap)?;
+                    self.n = 0;
+                    self.acc = 0;
+                }
+            } else if c == b'=' {
+                self.flush(out, cap)?;
+            } else if c != b'\n' && c != b'\r' {
+                self.junk += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whole quanta at a time while the input is clean.
+    #[inline]
+    fn fast<'a>(
+        &mut self,
+        input: &'a [u8],
+        out: &mut Vec<u8>,
+        cap: usize,
+    ) -> Result<&'a [u8], Truncated> {
+        let room = cap.saturating_sub(out.len()) / 3;
+        let mut groups = input.chunks_exact(4);
+        let mut done = 0usize;
+        out.reserve((input.len() / 4).min(room) * 3);
+        for g in groups.by_ref() {
+            let (a, b, c, d) = (
+                TABLE[g[0] as usize],
+                TABLE[g[1] as usize],
+                TABLE[g[2] as usize],
+                TABLE[g[3] as usize],
+            );
+            if (a | b | c | d) >= 64 {
+                break;
+            }
+            if done == room {
+                return Err(Truncated);
+            }
+            let w = (a as u32) << 18 | (b as u32) << 12 | (c as u32) << 6 | d as u32;
+            out.extend_from_slice(&w.to_be_bytes()[1..]);
+            done += 1;
+        }
+        Ok(&input[done * 4..])
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<(), Truncated> {
+        let r = match self.n {
+            2 => push_capped(out, &[(self.acc >> 4) as u8], cap),
+            3 => push_capped(out, &[(self.acc >> 10) as u8, (self.acc >> 2) as u8], cap),
+            _ => Ok(()),
+        };
+        self.n = 0;
+        self.acc = 0;
+        r
+    }
+
+    /// Emits a trailing partial quantum (a missing pad).
+    pub fn finish(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<(), Truncated> {
+        self.flush(out, cap)
+    }
+}
+
+/// Decodes all of `input` leniently; returns how many junk characters were skipped.
+pub fn decode(input: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<usize, Truncated> {
+    let mut d = Decoder::new();
+    d.feed(input, out, cap)?;
+    d.finish(out, cap)?;
+    Ok(d.junk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &[u8]) -> (Vec<u8>, usize) {
+        let mut out = Vec::new();
+        let junk = decode(s, &mut out, 1 << 20).unwrap();
+        (out, junk)
+    }
+
+    #[test]
+    fn decodes_clean_junk_and_concatenated_input() {
+        assert_eq!(dec(b"aGVsbG8gd29ybGQ=").0, b"hello world");
+        assert_eq!(
+            dec(b"aGVs\r\nbG8g!d2*9y bGQ="),
+            (b"hello world".to_vec(), 3)
+        );
+        assert_eq!(dec(b"aGk=aGk=").0, b"hihi");
+        assert_eq!(dec(b"aGVsbG8").0, b"hello");
+    }
+
+    #[test]
+    fn split_anywhere_gives_the_same_bytes() {
+        let input = b"aGVs!bG8g\r\nd29y bGQ=aGk";
+        let whole = dec(input).0;
+        for cut in 0..input.len() {
+            let mut d = Decoder::new();
+            let mut out = Vec::new();
+            d.feed(&input[..cut], &mut out, 1 << 20).unwrap();
+            d.feed(&input[cut..], &mut out, 1 << 20).unwrap();
+            d.finish(&mut out, 1 << 20).unwrap();
+            assert_eq!(out, whole, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn output_is_capped() {
+        let mut out = Vec::new();
+        assert_eq!(decode(b"aGVsbG8gd29ybGQ=", &mut out, 4), Err(Truncated));
+        assert!(out.len() <= 4);
+    }
+}

@@ -1,0 +1,270 @@
+//! Encoded runs wherever they appear, whatever the MIME structure says: base64 line
+//! runs, quoted-printable line groups, `data:...;base64,` URIs, uuencode and
+//! `begin-base64` blocks, yEnc and BinHex. What a client could decode from a text
+//! body, a broken structure or a decoded attachment, the scanner decodes too.
+use crate::message::decode::uu::Block;
+use crate::message::decode::{Truncated, base64, binhex, lines, qp, uu, yenc};
+use std::cell::Cell;
+use std::ops::Range;
+
+/// One decoded run: its kind, the name its encoding gave it (if any), the bytes.
+#[derive(Debug)]
+pub struct Run {
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// Fewest significant characters a base64 run must hold to be decoded.
+const MIN_RUN: usize = 16;
+
+/// Decodes every run in `data` outside the `skip` ranges (sorted, not overlapping:
+/// bodies another reading already decoded). `remaining` is the shared output budget;
+/// the visitor returns `false` to stop.
+pub fn find(
+    data: &[u8],
+    skip: &[Range<usize>],
+    remaining: &Cell<usize>,
+    visit: &mut dyn FnMut(Run) -> bool,
+) -> Result<(), Truncated> {
+    let mut from = 0;
+    let mut go_on = true;
+    for r in skip
+        .iter()
+        .chain(std::iter::once(&(data.len()..data.len())))
+    {
+        let to = r.start.clamp(from, data.len());
+        if to > from {
+            let mut v = |run: Run| {
+                go_on = go_on && visit(run);
+                go_on
+            };
+            in_slice(&data[from..to], remaining, &mut v)?;
+            if !go_on {
+                return Ok(());
+            }
+        }
+        from = from.max(r.end.min(data.len()));
+    }
+    Ok(())
+}
+
+type Probe = fn(&[u8]) -> bool;
+type Finder = fn(&[u8], &Cell<usize>, &mut dyn FnMut(Block) -> bool) -> Result<(), Truncated>;
+
+fn in_slice(
+    s: &[u8],
+    remaining: &Cell<usize>,
+    visit: &mut dyn FnMut(Run) -> bool,
+) -> Result<(), Truncated> {
+    let blocks: [(&'static str, Probe, Finder); 3] = [
+        ("uuencode", uu::may_contain, uu::decode_all),
+        ("yenc", yenc::may_contain, yenc::decode_all),
+        ("binhex", binhex::may_contain, binhex::decode_all),
+    ];
+    for (kind, may, all) in blocks {
+        if may(s) {
+            let mut go_on = true;
+            all(s, remaining, &mut |b: Block| {
+                let name = (!b.name.is_empty()).then_some(b.name);
+                go_on = visit(Run {
+                    kind,
+                    name,
+                    data: b.data,
+                });
+                go_on
+            })?;
+            if !go_on {
+                return Ok(());
+            }
+        }
+    }
+    if !data_uris(s, remaining, visit)? {
+        return Ok(());
+    }
+    line_runs(s, remaining, visit)
+}
+
+/// `;base64,` followed by base64 (HTML data URIs, inline images a browser decodes).
+fn data_uris(
+    s: &[u8],
+    remaining: &Cell<usize>,
+    visit: &mut dyn FnMut(Run) -> bool,
+) -> Result<bool, Truncated> {
+    for p in memchr::memmem::find_iter(s, b";base64,") {
+        let tail = &s[p + 8..];
+        let len = tail
+            .iter()
+            .take_while(|&&c| {
+                base64::is_alphabet(c) || matches!(c, b'=' | b'\r' | b'\n' | b' ' | b'%')
+            })
+            .count();
+        let mut out = Vec::new();
+        let r = base64::decode(&tail[..len], &mut out, remaining.get());
+        remaining.set(remaining.get() - out.len());
+        if !visit(Run {
+            kind: "data-uri",
+            name: None,
+            data: out,
+        }) {
+            return Ok(false);
+        }
+        r?;
+    }
+    Ok(true)
+}
+
+/// A line that base64 could have produced: mostly alphabet, few spaces.
+fn base64_line(l: &[u8]) -> bool {
+    let l = l.trim_ascii();
+    let (mut sig, mut alpha, mut spaces) = (0usize, 0usize, 0usize);
+    for &c in l {
+        if c == b' ' || c == b'\t' {
+            spaces += 1;
+        } else {
+            sig += 1;
+            if base64::is_alphabet(c) || c == b'=' {
+                alpha += 1;
+            }
+        }
+    }
+    sig >= 4 && alpha * 10 >= sig * 9 && spaces * 12 <= sig
+}
+
+/// A line quoted-printable could have produced: an `=HH` escape or a soft break.
+fn qp_line(l: &[u8]) -> bool {
+    let l = l.trim_ascii_end();
+    if l.ends_with(b"=") {
+        return true;
+    }
+    memchr::memchr_iter(b'=', l).any(|p| {
+        l.get(p + 1..p + 3)
+            .is_some_and(|h| h.iter().all(|c| c.is_ascii_hexdigit()))
+    })
+}
+
+/// Runs of base64 lines and groups of quoted-printable lines, each decoded.
+fn line_runs(
+    s: &[u8],
+    remaining: &Cell<usize>,
+    visit: &mut dyn FnMut(Run) -> bool,
+) -> Result<(), Truncated> {
+    let mut b64: Option<Range<usize>> = None;
+    let mut q: Option<Range<usize>> = None;
+    let mut soft = false;
+    for (at, l) in lines(s).chain(std::iter::once((s.len(), &b""[..]))) {
+        let end = at + l.len();
+        let is_b64 = !l.is_empty() && base64_line(l);
+        match (&mut b64, is_b64) {
+            (Some(r), true) => r.end = end,
+            (None, true) => b64 = Some(at..end),
+            (Some(r), false) => {
+                let r = r.clone();
+                b64 = None;
+                if !emit(s, r, "base64", remaining, visit)? {
+                    return Ok(());
+                }
+            }
+            (None, false) => {}
+        }
+        let is_qp = !l.is_empty() && qp_line(l);
+        match (&mut q, is_qp || (soft && !l.is_empty())) {
+            (Some(r), true) => r.end = end,
+            (None, true) => q = Some(at..end),
+            (Some(r), false) => {
+                let r = r.clone();
+                q = None;
+                if !emit(s, r, "quoted-printable", remaining, visit)? {
+                    return Ok(());
+                }
+            }
+            (None, false) => {}
+        }
+        soft = l.trim_ascii_end().ends_with(b"=");
+    }
+    Ok(())
+}
+
+fn emit(
+    s: &[u8],
+    r: Range<usize>,
+    kind: &'static str,
+    remaining: &Cell<usize>,
+    visit: &mut dyn FnMut(Run) -> bool,
+) -> Result<bool, Truncated> {
+    let text = &s[r];
+    let mut out = Vec::new();
+    let res = if kind == "base64" {
+        let sig = text.iter().filter(|c| !c.is_ascii_whitespace()).count();
+        if sig < MIN_RUN {
+            return Ok(true);
+        }
+        base64::decode(text, &mut out, remaining.get()).map(|_| true)
+    } else {
+        qp::decode(text, &mut out, remaining.get())
+    };
+    remaining.set(remaining.get() - out.len());
+    if matches!(res, Ok(false)) {
+        return Ok(true);
+    }
+    let go_on = visit(Run {
+        kind,
+        name: None,
+        data: out,
+    });
+    res.map(|_| go_on)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(data: &[u8], skip: &[Range<usize>]) -> Vec<(&'static str, Vec<u8>)> {
+        let mut got = Vec::new();
+        let budget = Cell::new(1 << 20);
+        find(data, skip, &budget, &mut |r| {
+            got.push((r.kind, r.data));
+            true
+        })
+        .unwrap();
+        got
+    }
+
+    #[test]
+    fn base64_run_inside_text() {
+        let t = b"Hello,\r\nhere it is:\r\naGVsbG8gd29y\r\nbGQgYWdhaW4=\r\nbye now\r\n";
+        let got = runs(t, &[]);
+        assert!(
+            got.contains(&("base64", b"hello world again".to_vec())),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn skipped_ranges_are_not_read() {
+        let t = b"aGVsbG8gd29ybGQgYWdhaW4=\r\n";
+        let all = [Range {
+            start: 0,
+            end: t.len(),
+        }];
+        assert!(runs(t, &all).is_empty());
+        assert!(!runs(t, &[]).is_empty());
+    }
+
+    #[test]
+    fn qp_group_and_data_uri() {
+        let t = b"<p>x</p>\r\nab=\r\ncd=3D\r\n<img src=\"data:image/png;base64,aGVsbG8=\">\r\n";
+        let got = runs(t, &[]);
+        assert!(
+            got.contains(&("quoted-printable", b"abcd=".to_vec())),
+            "{got:?}"
+        );
+        assert!(got.contains(&("data-uri", b"hello".to_vec())), "{got:?}");
+    }
+
+    #[test]
+    fn prose_is_not_a_run() {
+        let t = b"Dear colleagues, the meeting is moved to Tuesday.\r\nRegards\r\n";
+        assert!(runs(t, &[]).is_empty());
+    }
+}
