@@ -157,6 +157,22 @@ pub struct Builtin {
     pub max_archive_entries: usize,
     /// Total bytes decoded out of one message (parts and archive members), a zip-bomb guard.
     pub max_decoded_bytes: u64,
+    /// Bytes decoded out of one archive and the archives inside it.
+    pub max_archive_bytes: u64,
+    /// Decoded bytes per compressed byte allowed for an archive member above 1 MiB.
+    pub max_archive_ratio: u64,
+    /// What a container that cannot be opened (7z, rar, cab, encrypted member...) makes of
+    /// the message.
+    pub unopenable_archives: UnopenableArchive,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnopenableArchive {
+    /// The message gets the `unscannable` verdict.
+    Unscannable,
+    /// The container is taken as it is; the rest of the message is still scanned.
+    Pass,
 }
 
 impl Default for Builtin {
@@ -177,6 +193,9 @@ impl Default for Builtin {
             max_archive_depth: 3,
             max_archive_entries: 1000,
             max_decoded_bytes: 200 * 1024 * 1024,
+            max_archive_bytes: 64 * 1024 * 1024,
+            max_archive_ratio: 200,
+            unopenable_archives: UnopenableArchive::Unscannable,
         }
     }
 }
