@@ -164,6 +164,8 @@ pub struct Builtin {
     /// What a container that cannot be opened (7z, rar, cab, encrypted member...) makes of
     /// the message.
     pub unopenable_archives: UnopenableArchive,
+    /// Header bytes of a message and all its parts, checked before the MIME parser runs.
+    pub max_header_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -196,6 +198,7 @@ impl Default for Builtin {
             max_archive_bytes: 64 * 1024 * 1024,
             max_archive_ratio: 200,
             unopenable_archives: UnopenableArchive::Unscannable,
+            max_header_bytes: 256 * 1024,
         }
     }
 }

@@ -7,6 +7,7 @@ use regex::Regex;
 
 use crate::config::Builtin as Cfg;
 use crate::message::mime::{self, PartView};
+use crate::message::precheck;
 use crate::scan::Verdict;
 use signatures::{Kind, SigError, Signatures};
 
@@ -66,6 +67,10 @@ impl BuiltinEngine {
                     break;
                 }
             }
+        } else if f.infected.is_none()
+            && let Err(p) = precheck::check(raw, self.precheck_limits())
+        {
+            f.unscannable = Some(p.to_string());
         } else if f.infected.is_none() {
             let limits = mime::Limits {
                 max_parts: self.cfg.max_parts,
@@ -124,6 +129,13 @@ impl BuiltinEngine {
             && let Some(kind) = archive::detect(p.data)
         {
             self.check_archive(kind, p.data, f, budget);
+        }
+    }
+
+    fn precheck_limits(&self) -> precheck::Limits {
+        precheck::Limits {
+            max_parts: self.cfg.max_parts,
+            max_header_bytes: self.cfg.max_header_bytes,
         }
     }
 
