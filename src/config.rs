@@ -114,6 +114,13 @@ pub struct Scan {
     pub max_scan_bytes: u64,
     /// Whole-pipeline deadline per message; past it the verdict is `failed`.
     pub timeout_secs: u64,
+    /// Scans running at once; more wait for a turn.
+    pub max_concurrent_scans: usize,
+    /// Estimated memory of all scans running at once (twice each message's size, a message
+    /// larger than the budget runs alone); more wait for room.
+    pub memory_budget_bytes: u64,
+    /// Longest wait for a turn; past it the verdict is `failed`.
+    pub admission_timeout_secs: u64,
     pub builtin: Builtin,
     pub clamd: Clamd,
     pub spamd: Spamd,
@@ -125,6 +132,9 @@ impl Default for Scan {
             engines: vec![Engine::Builtin],
             max_scan_bytes: 50 * 1024 * 1024,
             timeout_secs: 120,
+            max_concurrent_scans: 4,
+            memory_budget_bytes: 48 * 1024 * 1024,
+            admission_timeout_secs: 60,
             builtin: Builtin::default(),
             clamd: Clamd::default(),
             spamd: Spamd::default(),

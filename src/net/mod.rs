@@ -4,3 +4,5 @@ pub mod low_water;
 pub mod orig_dst;
 mod sys;
 pub mod upstream;
+
+pub use sys::FileMap;

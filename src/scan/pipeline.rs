@@ -10,6 +10,7 @@ use crate::config::{Engine, Scan as Cfg};
 use crate::message::spool::Spool;
 
 use super::Verdict;
+use super::admission::Admission;
 use super::builtin::BuiltinEngine;
 use super::builtin::signatures::SigError;
 use super::clamd::ClamdStream;
@@ -18,6 +19,7 @@ use super::clamd::ClamdStream;
 pub struct Pipeline {
     cfg: Cfg,
     builtin: Option<Arc<BuiltinEngine>>,
+    admission: Admission,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +42,7 @@ impl Pipeline {
         Ok(Pipeline {
             cfg: cfg.clone(),
             builtin,
+            admission: Admission::new(cfg),
         })
     }
 
@@ -97,6 +100,24 @@ impl MessageScan<'_> {
                 notes,
             };
         }
+        // clamd has had the message already; what follows holds memory in this process.
+        let ticket = match self.pipeline.admission.admit(self.size).await {
+            Ok(t) => t,
+            Err(refused) => {
+                return ScanOutcome {
+                    verdict: Verdict::Failed {
+                        scanner: "admission".into(),
+                        why: format!(
+                            "no room among the scans in flight within scan.admission_timeout_secs ({})",
+                            refused.waited.as_secs()
+                        ),
+                    },
+                    elapsed: started.elapsed(),
+                    engines,
+                    notes,
+                };
+            }
+        };
         let deadline = Duration::from_secs(cfg.timeout_secs);
         let work = async {
             let mut verdict = Verdict::Clean;
@@ -146,6 +167,7 @@ impl MessageScan<'_> {
                 why: format!("no verdict within scan.timeout_secs ({})", cfg.timeout_secs),
             },
         };
+        drop(ticket);
         ScanOutcome {
             verdict,
             elapsed: started.elapsed(),
@@ -154,3 +176,6 @@ impl MessageScan<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
