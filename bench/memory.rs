@@ -5,19 +5,37 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::common::*;
-use super::{Bench, Row, rss_kib};
+use super::{Bench, Row};
 
-/// Peak RSS (KiB) while `run` runs.
-fn peak_during(pid: u32, run: impl FnOnce()) -> f64 {
+/// (VmRSS, RssAnon) in KiB: all resident pages, and those not backed by a file (the heap;
+/// a mapped spool file is page cache and counts only in the first).
+fn rss(pid: u32) -> (f64, f64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
+}
+
+/// Peak (VmRSS, RssAnon) while `run` runs.
+fn peak_during(pid: u32, run: impl FnOnce()) -> (f64, f64) {
     let done = Arc::new(AtomicBool::new(false));
     let d = done.clone();
     let sampler = std::thread::spawn(move || {
-        let mut peak = 0.0f64;
-        while !d.load(Ordering::Relaxed) {
-            peak = peak.max(rss_kib(pid));
+        let (mut all, mut anon) = (0.0f64, 0.0f64);
+        loop {
+            let (a, n) = rss(pid);
+            all = all.max(a);
+            anon = anon.max(n);
+            if d.load(Ordering::Relaxed) {
+                return (all, anon);
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        peak.max(rss_kib(pid))
     });
     run();
     done.store(true, Ordering::Relaxed);
@@ -41,15 +59,21 @@ fn mib(kib: f64) -> f64 {
     kib / 1024.0
 }
 
-fn row(b: &mut Bench, case: String, value: f64, target: f64) {
-    b.rows.push(Row {
-        case,
-        unit: "MiB",
-        better: "lower",
-        direct: Vec::new(),
-        proxied: vec![value],
-        target: Some(("<=", target)),
-    });
+/// A row on the whole resident set (with the target) and one on the heap alone.
+fn rows(b: &mut Bench, case: &str, rise: (f64, f64), target: f64) {
+    for (what, v, t) in [
+        ("RSS", rise.0, Some(target)),
+        ("anonymous RSS", rise.1, None),
+    ] {
+        b.rows.push(Row {
+            case: format!("{case}: {what}"),
+            unit: "MiB",
+            better: "lower",
+            direct: Vec::new(),
+            proxied: vec![mib(v)],
+            target: t.map(|t| ("<=", t)),
+        });
+    }
 }
 
 /// A 30 MB message with a base64 attachment, 7 and 5 MB text ones, and ten small ones.
@@ -151,22 +175,18 @@ pub fn cases(b: &mut Bench) {
     let warm = format!("curl -sS -o /dev/null -u bob:bobpw pop3://{SERVER_V4}/{messages}");
     t.ns_output(&t.client_ns, &["bash", "-c", &warm]);
     std::thread::sleep(Duration::from_millis(500));
-    let idle = rss_kib(pid);
+    let idle = rss(pid);
     let peak = peak_during(pid, || retr_all(&t, 20, messages));
     let ended = Instant::now();
     std::thread::sleep(Duration::from_secs(30).saturating_sub(ended.elapsed()));
-    let after = rss_kib(pid);
-    row(
+    let after = rss(pid);
+    let label = "20 clients downloading a mailbox with 30/7/5 MB messages";
+    let rise = |x: (f64, f64)| (x.0 - idle.0, x.1 - idle.1);
+    rows(b, &format!("{label}: peak above idle"), rise(peak), 64.0);
+    rows(
         b,
-        "20 clients downloading a mailbox with 30/7/5 MB messages: peak RSS above idle".into(),
-        mib(peak - idle),
-        64.0,
-    );
-    row(
-        b,
-        "20 clients downloading a mailbox with 30/7/5 MB messages: RSS above idle 30 s after"
-            .into(),
-        mib(after - idle),
+        &format!("{label}: above idle 30 s after"),
+        rise(after),
         16.0,
     );
 
@@ -186,7 +206,7 @@ pub fn cases(b: &mut Bench) {
         ]);
         drop(msg);
         std::thread::sleep(Duration::from_millis(300));
-        let before = rss_kib(pid);
+        let before = rss(pid);
         let peak = peak_during(pid, || {
             let out = t.ns_output(
                 &t.client_ns,
@@ -208,10 +228,11 @@ pub fn cases(b: &mut Bench) {
                 String::from_utf8_lossy(&out.stderr)
             );
         });
-        row(
+        let rise = (peak.0 - before.0, peak.1 - before.1);
+        rows(
             b,
-            format!("one hostile message ({what}): peak RSS rise"),
-            mib(peak - before),
+            &format!("one hostile message ({what}): peak rise"),
+            rise,
             32.0,
         );
     }

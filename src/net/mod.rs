@@ -5,4 +5,4 @@ pub mod orig_dst;
 mod sys;
 pub mod upstream;
 
-pub use sys::FileMap;
+pub use sys::{FileMap, release_free_memory, tune_allocator};
