@@ -99,6 +99,7 @@ pub(super) fn walk(w: &mut Walk, data: &[u8], depth: usize) {
             what: "zip without a readable member".into(),
         });
     }
+    let marks = Marks::new(data);
     let mut decoded: HashSet<(usize, u16)> = HashSet::new();
     for e in &entries {
         if w.stop || !w.admit() {
@@ -110,11 +111,44 @@ pub(super) fn walk(w: &mut Walk, data: &[u8], depth: usize) {
             w.member(&e.name, &[], depth);
             continue;
         }
-        member(w, data, e, depth);
+        member(w, data, &marks, e, depth);
     }
 }
 
-fn member(w: &mut Walk, data: &[u8], e: &Entry, depth: usize) {
+/// Where zip structures start, found in one pass (at most `MAX_MARKS` of them), so that
+/// finding the end of each stored member costs a binary search, not a scan.
+struct Marks(Vec<usize>);
+
+const MAX_MARKS: usize = 64 * 1024;
+
+impl Marks {
+    fn new(data: &[u8]) -> Marks {
+        let mut v = Vec::new();
+        for p in memmem::find_iter(data, b"PK") {
+            let sig = &data[p..data.len().min(p + 4)];
+            if [LOCAL, CENTRAL, DESCRIPTOR, END].contains(&sig) {
+                v.push(p);
+                if v.len() == MAX_MARKS {
+                    break;
+                }
+            }
+        }
+        Marks(v)
+    }
+
+    /// The first structure at or after `from`; past the last one known, the last known
+    /// or the end.
+    fn next(&self, from: usize, len: usize) -> usize {
+        let i = self.0.partition_point(|&p| p < from);
+        match self.0.get(i) {
+            Some(&p) => p,
+            None if self.0.len() == MAX_MARKS => from,
+            None => len,
+        }
+    }
+}
+
+fn member(w: &mut Walk, data: &[u8], marks: &Marks, e: &Entry, depth: usize) {
     if e.flags & 1 != 0 || e.method == 99 {
         w.unopenable(format!("encrypted zip member {}", e.name));
         w.member(&e.name, &[], depth);
@@ -122,7 +156,7 @@ fn member(w: &mut Walk, data: &[u8], e: &Entry, depth: usize) {
     }
     match e.method {
         0 => {
-            for body in stored_readings(data, e) {
+            for body in stored_readings(data, marks, e) {
                 if !w.spend(body.len() as u64) {
                     return;
                 }
@@ -154,14 +188,10 @@ fn member(w: &mut Walk, data: &[u8], e: &Entry, depth: usize) {
 
 /// A stored member's bytes as its size field says and up to the next zip structure: a
 /// size that lies makes the two differ, and both are read.
-fn stored_readings<'d>(data: &'d [u8], e: &Entry) -> Vec<&'d [u8]> {
+fn stored_readings<'d>(data: &'d [u8], marks: &Marks, e: &Entry) -> Vec<&'d [u8]> {
     let start = e.data_start.min(data.len());
     let rest = &data[start..];
-    let to_next = [LOCAL, CENTRAL, DESCRIPTOR, END]
-        .iter()
-        .filter_map(|sig| memmem::find(rest, sig))
-        .min()
-        .unwrap_or(rest.len());
+    let to_next = marks.next(start, data.len()) - start;
     let declared = e.csize.and_then(|c| usize::try_from(c).ok());
     let mut out = Vec::new();
     if to_next > 0 || declared.is_none() {
