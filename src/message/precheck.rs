@@ -8,7 +8,7 @@
 //! wherever it appears (not only at line starts), so every occurrence of `--` followed by a
 //! boundary value declared anywhere in the message is counted, for every way the
 //! declaration can be read (quoted, token, with comments, RFC 2231 forms).
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasickBuilder, MatchKind};
 use memchr::memmem;
 
 #[derive(Debug, Clone, Copy)]
@@ -43,23 +43,16 @@ impl std::fmt::Display for Problem {
 const MAX_BOUNDARY: usize = 998;
 
 pub fn check(raw: &[u8], limits: Limits) -> Result<(), Problem> {
-    let too_big = Problem::HeaderTooLarge {
-        limit: limits.max_header_bytes,
-    };
     let too_many = Problem::TooManyParts {
         limit: limits.max_parts,
     };
-    let mut header_bytes = header_end(raw, 0);
-    if is_message_part(&raw[..header_bytes]) {
-        header_bytes = header_end(raw, header_bytes);
-    }
-    if header_bytes > limits.max_header_bytes {
-        return Err(too_big);
-    }
-    let (candidates, nested) = declarations(raw, limits.max_parts).ok_or(too_many.clone())?;
-    if nested > limits.max_parts {
-        return Err(too_many);
-    }
+    let mut count = Count {
+        limits,
+        header_bytes: 0,
+        nested: 0,
+    };
+    count.headers(raw, 0)?;
+    let candidates = declarations(raw, limits.max_parts).ok_or(too_many.clone())?;
     if candidates.is_empty() {
         return Ok(());
     }
@@ -84,19 +77,43 @@ pub fn check(raw: &[u8], limits: Limits) -> Result<(), Problem> {
         }
         let line_end =
             memchr::memchr(b'\n', &raw[m.end()..]).map_or(raw.len(), |p| m.end() + p + 1);
-        let start = line_end.max(covered);
-        let mut end = header_end(raw, start);
-        // A message/* part: the message inside has a header of its own.
-        if is_message_part(&raw[start..end]) {
-            end = header_end(raw, end);
-        }
-        header_bytes += end.saturating_sub(start);
-        covered = covered.max(end);
-        if header_bytes > limits.max_header_bytes {
-            return Err(too_big);
-        }
+        covered = covered.max(count.headers(raw, line_end.max(covered))?);
     }
     Ok(())
+}
+
+/// Header bytes and message/* levels seen so far.
+struct Count {
+    limits: Limits,
+    header_bytes: usize,
+    nested: usize,
+}
+
+impl Count {
+    /// Counts the header starting at `start` and, while it declares a message/* body, the
+    /// header of the message inside; returns where the last one ends.
+    fn headers(&mut self, raw: &[u8], start: usize) -> Result<usize, Problem> {
+        let mut pos = start;
+        loop {
+            let end = header_end(raw, pos);
+            self.header_bytes += end - pos;
+            if self.header_bytes > self.limits.max_header_bytes {
+                return Err(Problem::HeaderTooLarge {
+                    limit: self.limits.max_header_bytes,
+                });
+            }
+            if end == pos || !is_message_part(&raw[pos..end]) {
+                return Ok(end);
+            }
+            self.nested += 1;
+            if self.nested > self.limits.max_parts {
+                return Err(Problem::TooManyParts {
+                    limit: self.limits.max_parts,
+                });
+            }
+            pos = end;
+        }
+    }
 }
 
 /// Where the header starting at `from` ends: its blank line, else the end of the data.
@@ -116,27 +133,17 @@ fn is_message_part(header: &[u8]) -> bool {
         .any(|w| w.eq_ignore_ascii_case(b"message/"))
 }
 
-fn finder() -> &'static AhoCorasick {
-    static AC: std::sync::OnceLock<AhoCorasick> = std::sync::OnceLock::new();
-    AC.get_or_init(|| {
-        AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(["boundary", "message/"])
-            .expect("static patterns")
-    })
-}
-
-/// Every boundary value the declarations could mean, and how many `message/` types appear.
-/// `None` when there are more declarations than `max_parts`.
-fn declarations(raw: &[u8], max_parts: usize) -> Option<(Vec<Vec<u8>>, usize)> {
+/// Every boundary value the declarations could mean; `None` when there are more
+/// declarations than `max_parts`. Found from the rare `=` backwards, which is many times
+/// faster than a case-insensitive search forwards.
+fn declarations(raw: &[u8], max_parts: usize) -> Option<Vec<Vec<u8>>> {
     let mut candidates: Vec<Vec<u8>> = Vec::new();
-    let (mut declared, mut nested) = (0usize, 0usize);
-    for m in finder().find_iter(raw) {
-        if m.pattern().as_usize() == 1 {
-            nested += 1;
+    let mut declared = 0usize;
+    for eq in memchr::memchr_iter(b'=', raw) {
+        let Some(word_end) = boundary_before(raw, eq) else {
             continue;
-        }
-        for c in readings(&raw[m.end()..]) {
+        };
+        for c in readings(&raw[word_end..]) {
             declared += 1;
             if declared > max_parts.saturating_mul(4) {
                 return None;
@@ -146,7 +153,26 @@ fn declarations(raw: &[u8], max_parts: usize) -> Option<(Vec<Vec<u8>>, usize)> {
             }
         }
     }
-    Some((candidates, nested))
+    Some(candidates)
+}
+
+/// Where the word `boundary` ends if it names the parameter whose `=` is at `eq`: between
+/// them only whitespace, comments and RFC 2231 `*0*` marks.
+fn boundary_before(raw: &[u8], eq: usize) -> Option<usize> {
+    const WORD: &[u8] = b"boundary";
+    let floor = eq.saturating_sub(256);
+    let mut i = eq;
+    while i > floor {
+        match raw[i - 1] {
+            c if c.is_ascii_whitespace() || c == b'*' || c.is_ascii_digit() => i -= 1,
+            b')' => {
+                let open = memchr::memrchr(b'(', &raw[floor..i - 1])?;
+                i = floor + open;
+            }
+            _ => break,
+        }
+    }
+    (i >= WORD.len() && raw[i - WORD.len()..i].eq_ignore_ascii_case(WORD)).then_some(i)
 }
 
 /// The values a `boundary` parameter starting at `rest` (just after the word) could have.

@@ -78,3 +78,15 @@ fn header_bytes_are_bounded_in_the_message_and_its_parts() {
     inner.extend_from_slice(b"\r\nbody\r\n--b--\r\n");
     assert_eq!(check(&inner, LIMITS), big);
 }
+
+#[test]
+fn nested_messages_without_boundaries_are_counted() {
+    let mut m = b"From: a@b\r\n".to_vec();
+    m.extend_from_slice(&b"Content-Type: Message/RFC822\r\n\r\n".repeat(1000));
+    m.extend_from_slice(b"body\r\n");
+    assert_eq!(check(&m, LIMITS), Err(Problem::TooManyParts { limit: 100 }));
+    let mut few = b"From: a@b\r\n".to_vec();
+    few.extend_from_slice(&b"Content-Type: message/rfc822\r\n\r\n".repeat(5));
+    few.extend_from_slice(b"body\r\n");
+    assert_eq!(check(&few, LIMITS), Ok(()));
+}
