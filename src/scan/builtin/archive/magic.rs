@@ -18,8 +18,6 @@ const OPAQUE: &[(&str, usize, &[u8])] = &[
     ("xz", 0, b"\xfd7zXZ\0"),
     ("zstd", 0, b"\x28\xb5\x2f\xfd"),
     ("lzip", 0, b"LZIP"),
-    ("compress", 0, b"\x1f\x9d"),
-    ("lzh", 2, b"-lh"),
     ("ace", 7, b"**ACE**"),
     ("xar", 0, b"xar!\0\x1c"),
     ("wim", 0, b"MSWIM\0\0\0"),
@@ -54,6 +52,19 @@ fn opaque(data: &[u8]) -> Option<&'static str> {
         && (data[4..].starts_with(b"1AY&SY") || data[4..].starts_with(b"\x17\x72\x45\x38\x50\x90"))
     {
         return Some("bzip2");
+    }
+    // compress (.Z): the magic, then a flags byte whose reserved bits are clear.
+    if data.len() >= 3 && data.starts_with(b"\x1f\x9d") && data[2] & 0x60 == 0 {
+        return Some("compress");
+    }
+    // lzh/lha: "-lh5-", "-lzs-" and the like at offset 2.
+    if let Some(m) = data.get(2..7)
+        && m[0] == b'-'
+        && m[1] == b'l'
+        && (m[2] == b'h' || m[2] == b'z')
+        && m[4] == b'-'
+    {
+        return Some("lzh");
     }
     // arj: the magic, then a basic header size of at most 2600 bytes.
     if data.len() >= 4 && data.starts_with(b"\x60\xea") {

@@ -331,10 +331,19 @@ fn nested_containers_within_the_depth_limit() {
 fn unopenable_containers_are_unscannable_unless_configured_to_pass() {
     let seven = b"7z\xbc\xaf\x27\x1c\x00\x04 rest of a 7z archive".to_vec();
     let rar = b"Rar!\x1a\x07\x01\x00 rest of a rar archive".to_vec();
-    for data in [&seven, &rar] {
+    let others: [&[u8]; 5] = [
+        b"MSCF\0\0\0\0 a cabinet",
+        b"\xfd7zXZ\0 an xz stream",
+        b"BZh91AY&SY a bzip2 stream",
+        b"\x00\x00-lh5-\x00 an lha archive",
+        b"\x1f\x9d\x90 a compress stream",
+    ];
+    for data in [&seven[..], &rar[..]].into_iter().chain(others) {
         let v = scan("a.bin", data);
         assert!(unscannable(&v), "{v:?}");
     }
+    // Text that merely starts like a magic is not a container.
+    assert_eq!(scan("a.txt", b"BZh, said the bee"), Verdict::Clean);
     let cfg = Cfg {
         unopenable_archives: UnopenableArchive::Pass,
         ..Cfg::default()
