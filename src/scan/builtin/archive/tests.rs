@@ -382,3 +382,20 @@ fn compression_ratio_limit() {
         "{v:?}"
     );
 }
+
+#[test]
+fn decoded_bytes_per_archive_are_bounded() {
+    let cfg = Cfg {
+        max_archive_bytes: 64 * 1024,
+        ..Cfg::default()
+    };
+    let small = BuiltinEngine::new(&cfg).unwrap();
+    let text: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let v = small.scan(&mail("a.zip", &build(b"", &[raw("big.bin", &text)])));
+    assert!(
+        matches!(&v, Verdict::Unscannable { why } if why.contains("expands")),
+        "{v:?}"
+    );
+    let gz = small.scan(&mail("a.gz", &gzip(&text)));
+    assert!(unscannable(&gz), "{gz:?}");
+}
