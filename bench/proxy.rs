@@ -5,6 +5,8 @@
 //! markdown table and a JSON file in bench/results/. Run it with `bench/run` (root).
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "memory.rs"]
+mod memory;
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -656,6 +658,9 @@ fn main() {
     }
     if want("smtp") {
         smtp_cases(&mut b);
+    }
+    if want("memory") {
+        memory::cases(&mut b);
     }
 
     let mut md = String::new();

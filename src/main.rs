@@ -156,6 +156,8 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: the allocator gives memory back after a burst of large messages.
+    portcullis::net::tune_allocator();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Check { config } => match load_checked(&config) {

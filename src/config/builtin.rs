@@ -25,6 +25,24 @@ pub struct Builtin {
     pub max_decoded_bytes: u64,
     /// A `message/partial` fragment cannot be judged alone: `unscannable` unless false.
     pub partial_unscannable: bool,
+    /// Bytes decoded out of one archive and the archives inside it.
+    pub max_archive_bytes: u64,
+    /// Decoded bytes per compressed byte allowed for an archive member above 1 MiB.
+    pub max_archive_ratio: u64,
+    /// What a container that cannot be opened (7z, rar, cab, encrypted member...) makes of
+    /// the message.
+    pub unopenable_archives: UnopenableArchive,
+    /// Header bytes of a message and all its parts, checked before the MIME parser runs.
+    pub max_header_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnopenableArchive {
+    /// The message gets the `unscannable` verdict.
+    Unscannable,
+    /// The container is taken as it is; the rest of the message is still scanned.
+    Pass,
 }
 
 impl Default for Builtin {
@@ -46,6 +64,10 @@ impl Default for Builtin {
             max_archive_entries: 1000,
             max_decoded_bytes: 200 * 1024 * 1024,
             partial_unscannable: true,
+            max_archive_bytes: 64 * 1024 * 1024,
+            max_archive_ratio: 200,
+            unopenable_archives: UnopenableArchive::Unscannable,
+            max_header_bytes: 256 * 1024,
         }
     }
 }
@@ -55,6 +77,21 @@ impl Builtin {
     pub fn validate(&self, errors: &mut Vec<ConfigError>) {
         at_least_one(errors, "scan.builtin.max_parts", self.max_parts as u64);
         at_least_one(errors, "scan.builtin.max_depth", self.max_depth as u64);
+        at_least_one(
+            errors,
+            "scan.builtin.max_archive_bytes",
+            self.max_archive_bytes,
+        );
+        at_least_one(
+            errors,
+            "scan.builtin.max_archive_ratio",
+            self.max_archive_ratio,
+        );
+        at_least_one(
+            errors,
+            "scan.builtin.max_header_bytes",
+            self.max_header_bytes as u64,
+        );
         for (i, p) in self.blocked_name_patterns.iter().enumerate() {
             if let Err(e) = regex::Regex::new(p) {
                 errors.push(ConfigError::new(

@@ -28,7 +28,7 @@ mod smtp;
 mod socket;
 
 pub use abuse::{Abuse, Alert, Lockout, RateRule, RateScope, RateWhat};
-pub use builtin::Builtin;
+pub use builtin::{Builtin, UnopenableArchive};
 pub use control::Control;
 pub use error::{ConfigError, MAX_SECS};
 pub use general::{General, LogFormat};

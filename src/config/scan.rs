@@ -2,7 +2,7 @@
 //! daemons (`[scan.clamd]`, `[scan.spamd]`). The built-in engine is in `builtin.rs`.
 use serde::Deserialize;
 
-use super::error::seconds;
+use super::error::{at_least_one, seconds};
 use super::{Builtin, ConfigError, Limits, SocketSpec};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -14,6 +14,13 @@ pub struct Scan {
     pub max_scan_bytes: u64,
     /// Whole-pipeline deadline per message; past it the verdict is `failed`.
     pub timeout_secs: u64,
+    /// Scans running at once; more wait for a turn.
+    pub max_concurrent_scans: usize,
+    /// Estimated memory of all scans running at once (twice each message's size, a message
+    /// larger than the budget runs alone); more wait for room.
+    pub memory_budget_bytes: u64,
+    /// Longest wait for a turn; past it the verdict is `failed`.
+    pub admission_timeout_secs: u64,
     pub builtin: Builtin,
     pub clamd: Clamd,
     pub spamd: Spamd,
@@ -25,6 +32,9 @@ impl Default for Scan {
             engines: vec![Engine::Builtin],
             max_scan_bytes: 50 * 1024 * 1024,
             timeout_secs: 120,
+            max_concurrent_scans: 4,
+            memory_budget_bytes: 48 * 1024 * 1024,
+            admission_timeout_secs: 60,
             builtin: Builtin::default(),
             clamd: Clamd::default(),
             spamd: Spamd::default(),
@@ -90,6 +100,18 @@ impl Scan {
     /// `limits` is needed because nothing larger than a held message can be scanned.
     pub fn validate(&self, limits: &Limits, errors: &mut Vec<ConfigError>) {
         seconds(errors, "scan.timeout_secs", self.timeout_secs, true);
+        seconds(
+            errors,
+            "scan.admission_timeout_secs",
+            self.admission_timeout_secs,
+            true,
+        );
+        at_least_one(
+            errors,
+            "scan.max_concurrent_scans",
+            self.max_concurrent_scans as u64,
+        );
+        at_least_one(errors, "scan.memory_budget_bytes", self.memory_budget_bytes);
         if self.engines.is_empty() {
             errors.push(ConfigError::new(
                 "scan.engines",

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod header;
 pub mod loose;
 pub mod mime;
+pub mod precheck;
 pub mod rewrite;
 pub mod runs;
 pub mod spool;

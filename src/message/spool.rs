@@ -5,6 +5,22 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// A view of the whole held message.
+pub enum Held<'a> {
+    Memory(&'a [u8]),
+    Mapped(crate::net::FileMap),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Held::Memory(m) => m,
+            Held::Mapped(m) => m,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Spool {
     mem: Vec<u8>,
@@ -67,16 +83,16 @@ impl Spool {
         Ok(())
     }
 
-    /// The whole message in memory, for scanners that need random access. Callers bound
-    /// the size with the scan limit before asking.
-    pub fn to_bytes(&mut self) -> io::Result<std::borrow::Cow<'_, [u8]>> {
-        match &mut self.file {
-            None => Ok(std::borrow::Cow::Borrowed(&self.mem)),
+    /// The whole message as one slice, for scanners that need random access: the memory
+    /// buffer, or a read-only mapping of the spool file (page cache, not heap). Writing is
+    /// impossible while the view lives, so the mapped file cannot change underneath.
+    pub fn to_bytes(&mut self) -> io::Result<Held<'_>> {
+        match &self.file {
+            None => Ok(Held::Memory(&self.mem)),
             Some(f) => {
-                let mut v = Vec::with_capacity(self.len as usize);
-                f.seek(SeekFrom::Start(0))?;
-                f.read_to_end(&mut v)?;
-                Ok(std::borrow::Cow::Owned(v))
+                f.sync_data().ok();
+                let len = usize::try_from(self.len).map_err(io::Error::other)?;
+                Ok(Held::Mapped(crate::net::FileMap::new(f, len)?))
             }
         }
     }

@@ -7,3 +7,5 @@ pub mod orig_dst;
 pub mod stream;
 mod sys;
 pub mod upstream;
+
+pub use sys::{FileMap, release_free_memory, tune_allocator};

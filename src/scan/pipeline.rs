@@ -10,6 +10,7 @@ use crate::config::{Engine, Scan as Cfg};
 use crate::message::spool::Spool;
 
 use super::Verdict;
+use super::admission::Admission;
 use super::builtin::BuiltinEngine;
 use super::builtin::signatures::SigError;
 use super::clamd::ClamdStream;
@@ -18,6 +19,7 @@ use super::clamd::ClamdStream;
 pub struct Pipeline {
     cfg: Cfg,
     builtin: Option<Arc<BuiltinEngine>>,
+    admission: Admission,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +42,7 @@ impl Pipeline {
         Ok(Pipeline {
             cfg: cfg.clone(),
             builtin,
+            admission: Admission::new(cfg),
         })
     }
 
@@ -61,6 +64,9 @@ impl Pipeline {
 /// Messages up to this size are scanned on the session's own worker thread: at the
 /// builtin engine's 300+ MB/s that is well under a millisecond of blocking.
 const INLINE_SCAN_BYTES: usize = 256 * 1024;
+
+/// After scanning a message larger than this, free heap pages are given back.
+const RELEASE_AFTER_BYTES: u64 = 1024 * 1024;
 
 /// The scan of one message in progress.
 pub struct MessageScan<'p> {
@@ -97,6 +103,24 @@ impl MessageScan<'_> {
                 notes,
             };
         }
+        // clamd has had the message already; what follows holds memory in this process.
+        let ticket = match self.pipeline.admission.admit(self.size).await {
+            Ok(t) => t,
+            Err(refused) => {
+                return ScanOutcome {
+                    verdict: Verdict::Failed {
+                        scanner: "admission".into(),
+                        why: format!(
+                            "no room among the scans in flight within scan.admission_timeout_secs ({})",
+                            refused.waited.as_secs()
+                        ),
+                    },
+                    elapsed: started.elapsed(),
+                    engines,
+                    notes,
+                };
+            }
+        };
         let deadline = Duration::from_secs(cfg.timeout_secs);
         let work = async {
             let mut verdict = Verdict::Clean;
@@ -146,6 +170,12 @@ impl MessageScan<'_> {
                 why: format!("no verdict within scan.timeout_secs ({})", cfg.timeout_secs),
             },
         };
+        drop(ticket);
+        if self.size > RELEASE_AFTER_BYTES {
+            // The scan's large buffers are free now: hand their pages back at once rather
+            // than keep them for the next burst.
+            crate::net::release_free_memory();
+        }
         ScanOutcome {
             verdict,
             elapsed: started.elapsed(),
@@ -154,3 +184,6 @@ impl MessageScan<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,6 +11,7 @@ use crate::message::decode::Truncated;
 use crate::message::decode::encoded_word::percent_decode;
 use crate::message::loose::{self, Encoding, Part};
 use crate::message::mime::{self, PartView};
+use crate::message::precheck;
 use crate::message::runs;
 
 impl BuiltinEngine {
@@ -28,7 +29,15 @@ impl BuiltinEngine {
             return;
         }
         let mut exact = if depth == 0 && !mime::is_plain_single_part(data) {
-            self.walk_reading(data, f, budget)
+            // The parser decodes every part before any limit applies: its input is
+            // checked cheaply first (part delimiters, header bytes, nesting).
+            match precheck::check(data, self.precheck_limits()) {
+                Ok(()) => self.walk_reading(data, f, budget),
+                Err(p) => {
+                    f.unscannable.get_or_insert_with(|| p.to_string());
+                    Vec::new()
+                }
+            }
         } else {
             Vec::new()
         };

@@ -4,13 +4,13 @@ mod archive;
 mod inspect;
 pub mod signatures;
 
-use std::io::Read;
 use std::ops::Range;
 
 use regex::Regex;
 
 use crate::config::Builtin as Cfg;
 use crate::message::mime::{self, PartView};
+use crate::message::precheck;
 use crate::scan::Verdict;
 use signatures::{Kind, SigError, Signatures};
 
@@ -132,89 +132,18 @@ impl BuiltinEngine {
         {
             f.infected = Some("Portcullis.Blocked.ExecutableContent".into());
         }
-        if f.infected.is_none() && self.cfg.scan_archives && archive::is_zip(p.data) {
-            self.check_zip(p.data, 1, f, budget);
+        if f.infected.is_none()
+            && self.cfg.scan_archives
+            && let Some(kind) = archive::detect(p.data)
+        {
+            self.check_archive(kind, p.data, f, budget);
         }
     }
 
-    fn check_zip(&self, data: &[u8], depth: usize, f: &mut Findings, budget: &mut u64) {
-        if depth > self.cfg.max_archive_depth {
-            f.unscannable.get_or_insert_with(|| {
-                format!("archives nested deeper than {}", self.cfg.max_archive_depth)
-            });
-            return;
-        }
-        let mut zip = match zip::ZipArchive::new(std::io::Cursor::new(data)) {
-            Ok(z) => z,
-            Err(e) => {
-                f.unscannable
-                    .get_or_insert_with(|| format!("broken zip archive: {e}"));
-                return;
-            }
-        };
-        if zip.len() > self.cfg.max_archive_entries {
-            f.unscannable.get_or_insert_with(|| {
-                format!(
-                    "archive with more than {} entries",
-                    self.cfg.max_archive_entries
-                )
-            });
-            return;
-        }
-        for i in 0..zip.len() {
-            let mut entry = match zip.by_index(i) {
-                Ok(e) => e,
-                Err(zip::result::ZipError::UnsupportedArchive(why)) => {
-                    f.unscannable
-                        .get_or_insert_with(|| format!("archive: {why}"));
-                    continue;
-                }
-                Err(e) => {
-                    f.unscannable
-                        .get_or_insert_with(|| format!("broken zip archive: {e}"));
-                    continue;
-                }
-            };
-            if entry.encrypted() {
-                f.unscannable
-                    .get_or_insert_with(|| "encrypted archive".into());
-                continue;
-            }
-            let name = entry.name().to_string();
-            if let Some(why) = self.blocked_name(&name) {
-                f.infected = Some(why);
-                return;
-            }
-            if entry.is_dir() {
-                continue;
-            }
-            let mut buf = Vec::new();
-            let limit = (*budget).min(entry.size().saturating_add(1));
-            if let Err(e) = entry.by_ref().take(limit).read_to_end(&mut buf) {
-                f.unscannable
-                    .get_or_insert_with(|| format!("archive member {name}: {e}"));
-                continue;
-            }
-            *budget = budget.saturating_sub(buf.len() as u64);
-            if *budget == 0 {
-                f.unscannable.get_or_insert_with(|| {
-                    format!("more than {} decoded bytes", self.cfg.max_decoded_bytes)
-                });
-                return;
-            }
-            self.check_data(&buf, f);
-            if f.infected.is_none() && self.is_executable(&buf) {
-                f.infected = Some("Portcullis.Blocked.ExecutableInArchive".into());
-            }
-            if f.infected.is_some() {
-                return;
-            }
-            if archive::is_zip(&buf) {
-                self.check_zip(&buf, depth + 1, f, budget);
-                if f.infected.is_some() {
-                    return;
-                }
-            }
+    fn precheck_limits(&self) -> precheck::Limits {
+        precheck::Limits {
+            max_parts: self.cfg.max_parts,
+            max_header_bytes: self.cfg.max_header_bytes,
         }
     }
 
