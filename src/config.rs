@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod bayes;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -117,6 +119,7 @@ pub struct Scan {
     pub builtin: Builtin,
     pub clamd: Clamd,
     pub spamd: Spamd,
+    pub bayes: bayes::Bayes,
 }
 
 impl Default for Scan {
@@ -128,6 +131,7 @@ impl Default for Scan {
             builtin: Builtin::default(),
             clamd: Clamd::default(),
             spamd: Spamd::default(),
+            bayes: bayes::Bayes::default(),
         }
     }
 }
@@ -823,6 +827,9 @@ impl Config {
                     }
                 }
             }
+        }
+        for (key, value, fix) in self.scan.bayes.problems() {
+            bad(key, value, fix);
         }
         errs
     }

@@ -1,5 +1,6 @@
 //! The one module that calls the C library itself: `SO_RCVLOWAT` has no safe wrapper in
-//! socket2 or the standard library.
+//! socket2 or the standard library, and a file mapping (the Bayes database) is unsafe by
+//! nature in memmap2.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -30,4 +31,13 @@ pub fn set_recv_low_water(sock: &impl AsFd, bytes: usize) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Maps a file read-only (the Bayes token database).
+pub fn map_readonly(file: &std::fs::File) -> io::Result<memmap2::Mmap> {
+    // SAFETY: the mapping is read-only and the files mapped this way are never changed in
+    // place: their writer builds a new file and renames it over the old one, so the
+    // mapped inode keeps its contents for as long as the mapping lives. Truncating the
+    // file by hand while the proxy runs would break that promise (SIGBUS on access).
+    unsafe { memmap2::Mmap::map(file) }
 }

@@ -1,4 +1,5 @@
 //! Scanning: engines produce one `Verdict` per message, `policy` turns it into an action.
+pub mod bayes;
 pub mod builtin;
 pub mod clamd;
 pub mod pipeline;
