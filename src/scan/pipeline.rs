@@ -10,6 +10,7 @@ use crate::config::{Engine, Scan as Cfg};
 use crate::message::spool::Spool;
 
 use super::Verdict;
+use super::bayes::Bayes;
 use super::builtin::BuiltinEngine;
 use super::builtin::signatures::SigError;
 use super::clamd::ClamdStream;
@@ -18,6 +19,8 @@ use super::clamd::ClamdStream;
 pub struct Pipeline {
     cfg: Cfg,
     builtin: Option<Arc<BuiltinEngine>>,
+    /// The builtin engine's Bayes classifier, when `scan.bayes.enabled`.
+    bayes: Option<Arc<Bayes>>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,9 +40,12 @@ impl Pipeline {
         } else {
             None
         };
+        let bayes = (builtin.is_some() && cfg.bayes.enabled)
+            .then(|| Arc::new(Bayes::new(&cfg.bayes, &cfg.builtin)));
         Ok(Pipeline {
             cfg: cfg.clone(),
             builtin,
+            bayes,
         })
     }
 
@@ -123,6 +129,21 @@ impl MessageScan<'_> {
                     tokio::task::block_in_place(|| b.scan(&bytes))
                 };
                 verdict = verdict.combine(v);
+            }
+            if let Some(b) = self
+                .pipeline
+                .bayes
+                .as_ref()
+                .filter(|_| verdict == Verdict::Clean)
+            {
+                engines.push("bayes");
+                let j = if bytes.len() <= INLINE_SCAN_BYTES {
+                    b.classify(&bytes)
+                } else {
+                    tokio::task::block_in_place(|| b.classify(&bytes))
+                };
+                notes.push(j.note);
+                verdict = verdict.combine(j.verdict);
             }
             if cfg.engines.contains(&Engine::Spamd) && !matches!(verdict, Verdict::Infected { .. })
             {
