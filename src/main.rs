@@ -12,6 +12,7 @@ use portcullis::ids::{QuarantineId, SessionId};
 use portcullis::net::listener::{self, Shared};
 use portcullis::quarantine::Quarantine;
 use portcullis::scan::Pipeline;
+use portcullis::scan::bayes::train as bayes_train;
 use portcullis::withheld::Withheld;
 use portcullis::{nft, session_log};
 
@@ -59,6 +60,37 @@ enum Cmd {
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
+    /// Teach the Bayes classifier spam and ham from Maildir folders, mbox files and
+    /// directories of messages (a message learned twice counts once).
+    Train {
+        #[arg(long)]
+        spam: Vec<PathBuf>,
+        #[arg(long)]
+        ham: Vec<PathBuf>,
+        /// Unlearn these messages instead.
+        #[arg(long)]
+        forget: bool,
+        /// Messages between two atomic commits of the database.
+        #[arg(long, default_value_t = 1000)]
+        commit_every: usize,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Inspect the Bayes database.
+    Bayes {
+        #[command(subcommand)]
+        action: BAction,
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BAction {
+    /// Messages learned, tokens, file size.
+    Stats,
+    /// Print each message's spam probability (Maildir, mbox, files), and the speed.
+    Classify { paths: Vec<PathBuf> },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -167,6 +199,69 @@ fn main() -> ExitCode {
                 Err(c) => return c,
             };
             sessions_cmd(&cfg, action)
+        }
+        Cmd::Train {
+            spam,
+            ham,
+            forget,
+            commit_every,
+            config,
+        } => {
+            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+                Ok(c) => c,
+                Err(c) => return c,
+            };
+            let args = bayes_train::TrainArgs {
+                spam,
+                ham,
+                forget,
+                commit_every,
+            };
+            if args.spam.is_empty() && args.ham.is_empty() {
+                return fail("give at least one --spam PATH or --ham PATH");
+            }
+            match bayes_train::train(&cfg, &args) {
+                Ok(r) => {
+                    println!("{r}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("{}: {e}", cfg.scan.bayes.db_path.display())),
+            }
+        }
+        Cmd::Bayes { action, config } => {
+            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+                Ok(c) => c,
+                Err(c) => return c,
+            };
+            bayes_cmd(&cfg, action)
+        }
+    }
+}
+
+fn bayes_cmd(cfg: &Config, action: BAction) -> ExitCode {
+    let db = &cfg.scan.bayes.db_path;
+    match action {
+        BAction::Stats => match bayes_train::stats(db) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{}: {e}", db.display())),
+        },
+        BAction::Classify { paths } => {
+            match bayes_train::classify_paths(cfg, &paths, &mut std::io::stdout().lock()) {
+                Ok(t) => {
+                    eprintln!(
+                        "classified {} messages ({} bytes) in {:.3} s: {:.0} messages/s",
+                        t.messages,
+                        t.bytes,
+                        t.seconds,
+                        t.messages as f64 / t.seconds.max(1e-9)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
     }
 }
