@@ -251,8 +251,14 @@ fn bayes_cmd(cfg: &Config, action: BAction) -> ExitCode {
         BAction::Classify { paths } => {
             match bayes_train::classify_paths(cfg, &paths, &mut std::io::stdout().lock()) {
                 Ok(t) => {
+                    let cpu = t.cpu_seconds.map_or(String::new(), |c| {
+                        format!(
+                            "; {c:.3} s on a CPU: {:.0} messages/s per core",
+                            t.messages as f64 / c.max(1e-9)
+                        )
+                    });
                     eprintln!(
-                        "classified {} messages ({} bytes) in {:.3} s: {:.0} messages/s",
+                        "classified {} messages ({} bytes) in {:.3} s: {:.0} messages/s{cpu}",
                         t.messages,
                         t.bytes,
                         t.seconds,

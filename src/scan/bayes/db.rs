@@ -9,10 +9,12 @@
 //! either the old or the new file, never a torn one. An embedded store (redb, sled,
 //! LMDB) would add pages, a free list and a lock to do the same.
 //!
-//! Layout, little-endian: a 64-byte header, then `tokens` entries of 20 bytes sorted by
-//! hash (hash u64, spam u32, ham u32, last-learned u32), then `seen` entries of 24 bytes
-//! sorted by digest (digest [u8; 16], sequence u32, class u8, 3 zero bytes). The header
-//! carries a CRC-32 of everything after it.
+//! Layout, little-endian: a 64-byte header; a bucket index of 65,537 u32 (entry `b` is
+//! the position of the first token whose hash's top 16 bits are >= `b`, so a lookup reads
+//! one index entry and a bucket of a few tokens); `tokens` entries of 20 bytes sorted by
+//! hash (hash u64, spam u32, ham u32, last-learned u32); `seen` entries of 24 bytes sorted
+//! by digest (digest [u8; 16], sequence u32, class u8, 3 zero bytes). The header carries
+//! a CRC-32 of everything after it.
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -22,6 +24,10 @@ use memmap2::Mmap;
 pub const MAGIC: &[u8; 8] = b"PCBAYES1";
 pub const HEADER_BYTES: usize = 64;
 pub const TOKEN_BYTES: usize = 20;
+const BUCKET_BITS: u32 = 16;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+/// Where the token table starts, after the header and the bucket index.
+const TABLE_AT: usize = HEADER_BYTES + (BUCKETS + 1) * 4;
 pub const SEEN_BYTES: usize = 24;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,7 +109,7 @@ impl Header {
             clock: u64_at(file, 48),
             crc: u32_at(file, 56),
         };
-        let want = (HEADER_BYTES as u64)
+        let want = (TABLE_AT as u64)
             .checked_add(h.tokens.saturating_mul(TOKEN_BYTES as u64))
             .and_then(|n| n.checked_add(h.seen.checked_mul(SEEN_BYTES as u64)?));
         if want != Some(file.len() as u64) {
@@ -111,6 +117,18 @@ impl Header {
         }
         if crc32fast::hash(&file[HEADER_BYTES..]) != h.crc {
             return Err(DbError::Corrupt("checksum mismatch"));
+        }
+        // Lookups trust the index to stay inside the table: check it once here.
+        let mut prev = 0;
+        for b in 0..=BUCKETS {
+            let at = u32_at(file, HEADER_BYTES + 4 * b);
+            if at < prev || u64::from(at) > h.tokens {
+                return Err(DbError::Corrupt("bucket index out of order"));
+            }
+            prev = at;
+        }
+        if u64::from(prev) != h.tokens {
+            return Err(DbError::Corrupt("bucket index does not cover the table"));
         }
         Ok(h)
     }
@@ -153,7 +171,7 @@ impl Snapshot {
     }
 
     fn token(&self, i: usize) -> (u64, Counts) {
-        let at = HEADER_BYTES + i * TOKEN_BYTES;
+        let at = TABLE_AT + i * TOKEN_BYTES;
         let b = &self.map[at..at + TOKEN_BYTES];
         let c = Counts {
             spam: u32_at(b, 8),
@@ -164,25 +182,15 @@ impl Snapshot {
     }
 
     fn hash_at(&self, i: usize) -> u64 {
-        u64_at(&self.map, HEADER_BYTES + i * TOKEN_BYTES)
+        u64_at(&self.map, TABLE_AT + i * TOKEN_BYTES)
     }
 
-    /// The counts of one token. Hashes are uniform, so the search starts where the hash
-    /// would sit proportionally and narrows by binary search from a small window.
+    /// The counts of one token: its bucket from the index, then a binary search in the
+    /// bucket (a few entries, usually within one cache line or two).
     pub fn get(&self, hash: u64) -> Option<Counts> {
-        let n = self.header.tokens as usize;
-        if n == 0 {
-            return None;
-        }
-        let guess = ((hash as u128 * n as u128) >> 64) as usize;
-        let slack = 64.max(n >> 10);
-        let (mut lo, mut hi) = (guess.saturating_sub(slack), (guess + slack).min(n));
-        if self.hash_at(lo) > hash {
-            lo = 0;
-        }
-        if self.hash_at(hi - 1) < hash {
-            hi = n;
-        }
+        let b = (hash >> (64 - BUCKET_BITS)) as usize;
+        let mut lo = u32_at(&self.map, HEADER_BYTES + 4 * b) as usize;
+        let mut hi = u32_at(&self.map, HEADER_BYTES + 4 * (b + 1)) as usize;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let h = self.hash_at(mid);
@@ -203,7 +211,7 @@ impl Snapshot {
     }
 
     pub fn seen(&self) -> impl Iterator<Item = ([u8; 16], Seen)> + '_ {
-        let base = HEADER_BYTES + self.header.tokens as usize * TOKEN_BYTES;
+        let base = TABLE_AT + self.header.tokens as usize * TOKEN_BYTES;
         (0..self.header.seen as usize).map(move |i| {
             let b = &self.map[base + i * SEEN_BYTES..base + (i + 1) * SEEN_BYTES];
             let digest: [u8; 16] = b[..16].try_into().expect("16 bytes");
@@ -223,8 +231,15 @@ impl Snapshot {
 /// Encodes a whole database image from sorted tokens and digests.
 pub fn encode(mut header: Header, tokens: &[(u64, Counts)], seen: &[([u8; 16], Seen)]) -> Vec<u8> {
     let mut out =
-        Vec::with_capacity(HEADER_BYTES + tokens.len() * TOKEN_BYTES + seen.len() * SEEN_BYTES);
+        Vec::with_capacity(TABLE_AT + tokens.len() * TOKEN_BYTES + seen.len() * SEEN_BYTES);
     out.extend_from_slice(&[0u8; HEADER_BYTES]);
+    let mut t = 0;
+    for b in 0..=BUCKETS {
+        while t < tokens.len() && ((tokens[t].0 >> (64 - BUCKET_BITS)) as usize) < b {
+            t += 1;
+        }
+        out.extend_from_slice(&(t as u32).to_le_bytes());
+    }
     for (h, c) in tokens {
         out.extend_from_slice(&h.to_le_bytes());
         out.extend_from_slice(&c.spam.to_le_bytes());

@@ -19,6 +19,9 @@ pub enum Learned {
     Moved,
 }
 
+/// Learns after which an unrelearned token weighs half as much for expiry.
+const EXPIRY_HALF_LIFE: f64 = 20_000.0;
+
 #[derive(Debug, Clone, Copy)]
 pub struct StoreLimits {
     pub max_tokens: usize,
@@ -135,18 +138,28 @@ impl Learner {
         true
     }
 
-    /// Drops the least recently learned tokens (the rarest first among equals) down to
-    /// the cap, and the oldest digests likewise. Returns the number of tokens dropped.
+    /// Drops the tokens that weigh least down to the cap, and the oldest digests likewise.
+    /// Returns the number of tokens dropped. A token weighs its count halved for every
+    /// `EXPIRY_HALF_LIFE` learns since it was last learned: rare tokens go first, and
+    /// among equally rare ones the oldest. Age alone would drop a whole class when an
+    /// admin trains all spam first and then all ham.
     fn expire(&mut self) -> usize {
         let mut dropped = 0;
         if self.tokens.len() > self.limits.max_tokens {
-            let mut order: Vec<(u32, u64, u64)> = self
+            let clock = self.header.clock as u32;
+            let mut order: Vec<(f64, u32, u64)> = self
                 .tokens
                 .iter()
-                .map(|(h, c)| (c.atime, c.spam as u64 + c.ham as u64, *h))
+                .map(|(h, c)| {
+                    let age = clock.saturating_sub(c.atime) as f64;
+                    let count = c.spam as f64 + c.ham as f64;
+                    (count * (-age / EXPIRY_HALF_LIFE).exp2(), c.atime, *h)
+                })
                 .collect();
             dropped = self.tokens.len() - self.limits.max_tokens;
-            order.select_nth_unstable(dropped - 1);
+            order.select_nth_unstable_by(dropped - 1, |a, b| {
+                a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
+            });
             for (_, _, h) in &order[..dropped] {
                 self.tokens.remove(h);
             }
@@ -233,17 +246,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.db");
         let mut l = Learner::open(&path, limits(50)).unwrap();
-        // Token 7 is in every message, so it stays the most recent; 1000.. are one-offs.
-        for m in 0..40u64 {
+        // Token 7 is in every message; 1000.. are one-offs; 5 was common but long ago.
+        for m in 0..10u64 {
+            l.learn([m as u8; 16], true, &[5, 7]);
+        }
+        for m in 10..40u64 {
             let d = [m as u8; 16];
             l.learn(d, m % 2 == 0, &[7, 1000 + 2 * m, 1001 + 2 * m]);
         }
-        assert_eq!(l.commit().unwrap(), 81 - 50);
+        assert_eq!(l.commit().unwrap(), 62 - 50);
         let s = Snapshot::open(&path).unwrap().unwrap();
         assert_eq!(s.header.tokens, 50);
-        assert!(s.get(7).is_some(), "the token learned last stays");
+        assert!(
+            s.get(7).is_some() && s.get(5).is_some(),
+            "frequent tokens stay"
+        );
         assert!(s.get(1079).is_some(), "the newest one-off stays");
-        assert!(s.get(1000).is_none(), "the oldest one-off went first");
+        assert!(s.get(1020).is_none(), "the oldest one-off went first");
+        assert!(s.get(1031).is_none() && s.get(1032).is_some());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! SpamAssassin and CRM114-style OSB filters count). Each distinct token counts once per
 //! message, and a message yields at most `cap` of them: headers first, then links, then text.
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -13,12 +14,30 @@ use super::html;
 use crate::message::mime::{self, Limits, PartView};
 use crate::message::rewrite::split_header;
 
+/// Token hashes are xxh3 already: the set of seen ones needs no second hash.
+#[derive(Debug, Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// The distinct tokens of one message: their hashes and, for the session log, their text.
 #[derive(Debug, Default)]
 pub struct Tokens {
     arena: String,
     items: Vec<(u64, u32, u32)>,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, BuildHasherDefault<Identity>>,
     cap: usize,
     /// Words still to be read from text; bounds the work on text that repeats itself.
     budget: usize,
@@ -33,10 +52,13 @@ const MAX_RECEIVED: usize = 4;
 
 impl Tokens {
     fn new(cap: usize) -> Tokens {
+        let expect = cap.min(4096);
         Tokens {
             cap,
             budget: cap.saturating_mul(8),
-            ..Tokens::default()
+            arena: String::with_capacity(expect * 12),
+            items: Vec::with_capacity(expect),
+            seen: HashSet::with_capacity_and_hasher(expect, BuildHasherDefault::default()),
         }
     }
 
@@ -73,8 +95,13 @@ impl Tokens {
             if i > 0 {
                 self.arena.push(' ');
             }
-            for c in p.chars() {
-                self.arena.extend(c.to_lowercase());
+            if p.is_ascii() {
+                self.arena
+                    .extend(p.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            } else {
+                for c in p.chars() {
+                    self.arena.extend(c.to_lowercase());
+                }
             }
         }
         let h = xxh3_64(&self.arena.as_bytes()[start..]);
@@ -142,15 +169,14 @@ impl Tokens {
     /// Every `http://`, `https://` and `www.` link in plain text.
     fn links_in(&mut self, text: &str) {
         let lower = text.to_ascii_lowercase();
-        let mut from = 0;
-        while let Some(i) = ["http://", "https://", "www."]
-            .iter()
-            .filter_map(|p| lower[from..].find(p))
-            .min()
-        {
-            let at = from + i;
-            self.link(&text[at..]);
-            from = at + 4;
+        let mut at: Vec<usize> = Vec::new();
+        for p in ["http://", "https://", "www."] {
+            at.extend(lower.match_indices(p).map(|m| m.0));
+        }
+        // "www." right after "http://" gives the same tokens again, which count once.
+        at.sort_unstable();
+        for i in at {
+            self.link(&text[i..]);
             if self.full() {
                 return;
             }
