@@ -730,6 +730,9 @@ impl Session<'_> {
         }
 
         let outcome = scan.finish(&mut spool).await;
+        for note in &outcome.notes {
+            self.log.event("scan", note);
+        }
         let verdict = outcome.verdict.clone();
         let action = policy::submission_action(&cfg.policy.submission, &verdict);
         let head = spool

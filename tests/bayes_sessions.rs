@@ -1,5 +1,5 @@
-//! The Bayes classifier on a real POP3 path: an admin trains it with `portcullis train`,
-//! then mail downloaded through the gateway from dovecot is tagged or passed by it, and the
+//! The Bayes classifier on real POP3 and SMTP paths: an admin trains it with `portcullis train`,
+//! then mail downloaded from dovecot or submitted to postfix through the gateway is tagged or passed by it, and the
 //! session log names the verdict and the tokens that decided it.
 mod common;
 
@@ -94,4 +94,61 @@ fn downloaded_mail_is_classified_and_the_deciding_tokens_logged() {
         log.contains("message=2 bayes: spam probability 0.0"),
         "{log}"
     );
+}
+
+#[test]
+fn submitted_mail_is_classified_over_smtp_and_the_verdict_logged() {
+    let mut t = Topology::new("sbayes");
+    t.start_dovecot();
+    t.start_postfix();
+    for i in 0..6 {
+        fs::create_dir_all(t.path("train/spam")).unwrap();
+        fs::create_dir_all(t.path("train/ham")).unwrap();
+        fs::write(t.path(&format!("train/spam/{i}.eml")), spam(i)).unwrap();
+        fs::write(t.path(&format!("train/ham/{i}.eml")), ham(i)).unwrap();
+    }
+    let cfg = t.write_config(&format!(
+        "[scan]\nengines = [\"builtin\"]\n[scan.bayes]\nenabled = true\ndb_path = \"{}\"\nmin_spam = 6\nmin_ham = 6\n\n[[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10025\"\nintercept_ports = [25, 587]\n",
+        t.path("bayes.db").display()
+    ));
+    let (spam_dir, ham_dir) = (t.path("train/spam"), t.path("train/ham"));
+    let out = t.portcullis(&[
+        "train",
+        "--spam",
+        spam_dir.to_str().unwrap(),
+        "--ham",
+        ham_dir.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.start_portcullis(&cfg);
+    let send = format!(
+        r#"
+import smtplib
+s = smtplib.SMTP(HOST, 25, timeout=60)
+s.sendmail('sales@rx-deals.example', ['alice@example.test'], {:?}.encode())
+s.quit()
+out.write(b'sent')
+"#,
+        spam(200)
+    );
+    assert_eq!(t.python_client(SERVER_V4, &send), b"sent");
+    let stored = t.wait_stored("alice", 1);
+    let text = String::from_utf8_lossy(&stored[0]).to_string();
+    assert!(
+        text.contains("Subject: [SPAM] cheap meds order 200"),
+        "{text}"
+    );
+    let log = t.session_logs();
+    let line = log
+        .lines()
+        .find(|l| l.contains("bayes: spam probability"))
+        .unwrap_or_else(|| panic!("no Bayes line in {log}"));
+    assert!(line.contains("deciding: \""), "{line}");
+    assert!(log.contains("verdict=\"spam (score"), "{log}");
 }
