@@ -63,16 +63,8 @@ enum Cmd {
     /// Teach the Bayes classifier spam and ham from Maildir folders, mbox files and
     /// directories of messages (a message learned twice counts once).
     Train {
-        #[arg(long)]
-        spam: Vec<PathBuf>,
-        #[arg(long)]
-        ham: Vec<PathBuf>,
-        /// Unlearn these messages instead.
-        #[arg(long)]
-        forget: bool,
-        /// Messages between two atomic commits of the database.
-        #[arg(long, default_value_t = 1000)]
-        commit_every: usize,
+        #[command(flatten)]
+        args: bayes_train::TrainArgs,
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -200,32 +192,10 @@ fn main() -> ExitCode {
             };
             sessions_cmd(&cfg, action)
         }
-        Cmd::Train {
-            spam,
-            ham,
-            forget,
-            commit_every,
-            config,
-        } => {
-            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
-                Ok(c) => c,
-                Err(c) => return c,
-            };
-            let args = bayes_train::TrainArgs {
-                spam,
-                ham,
-                forget,
-                commit_every,
-            };
-            if args.spam.is_empty() && args.ham.is_empty() {
-                return fail("give at least one --spam PATH or --ham PATH");
-            }
-            match bayes_train::train(&cfg, &args) {
-                Ok(r) => {
-                    println!("{r}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(format!("{}: {e}", cfg.scan.bayes.db_path.display())),
+        Cmd::Train { args, config } => {
+            match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+                Ok(cfg) => bayes_done(&cfg, bayes_train::train(&cfg, &args)),
+                Err(c) => c,
             }
         }
         Cmd::Bayes { action, config } => {
@@ -233,42 +203,33 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(c) => return c,
             };
-            bayes_cmd(&cfg, action)
+            match action {
+                BAction::Stats => bayes_done(&cfg, bayes_train::stats(&cfg.scan.bayes.db_path)),
+                BAction::Classify { paths } => {
+                    match bayes_train::classify_paths(&cfg, &paths, &mut std::io::stdout().lock()) {
+                        Ok(totals) => {
+                            eprintln!("{totals}");
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => fail(e),
+                    }
+                }
+            }
         }
     }
 }
 
-fn bayes_cmd(cfg: &Config, action: BAction) -> ExitCode {
-    let db = &cfg.scan.bayes.db_path;
-    match action {
-        BAction::Stats => match bayes_train::stats(db) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(format!("{}: {e}", db.display())),
-        },
-        BAction::Classify { paths } => {
-            match bayes_train::classify_paths(cfg, &paths, &mut std::io::stdout().lock()) {
-                Ok(t) => {
-                    let cpu = t.cpu_seconds.map_or(String::new(), |c| {
-                        format!(
-                            "; {c:.3} s on a CPU: {:.0} messages/s per core",
-                            t.messages as f64 / c.max(1e-9)
-                        )
-                    });
-                    eprintln!(
-                        "classified {} messages ({} bytes) in {:.3} s: {:.0} messages/s{cpu}",
-                        t.messages,
-                        t.bytes,
-                        t.seconds,
-                        t.messages as f64 / t.seconds.max(1e-9)
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
-            }
+/// Prints a Bayes command's result, or its error with the database path.
+fn bayes_done<T: std::fmt::Display, E: std::fmt::Display>(
+    cfg: &Config,
+    r: Result<T, E>,
+) -> ExitCode {
+    match r {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
         }
+        Err(e) => fail(format!("{}: {e}", cfg.scan.bayes.db_path.display())),
     }
 }
 

@@ -11,14 +11,20 @@ use super::tokens;
 use crate::config::Config;
 use crate::message::mime::Limits;
 
-/// What to learn.
-#[derive(Debug, Clone, Default)]
+/// What to learn (the arguments of `portcullis train`).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct TrainArgs {
+    /// Spam: a Maildir folder, an mbox file or a directory of messages (repeatable).
+    #[arg(long)]
     pub spam: Vec<PathBuf>,
+    /// Ham, the same kinds of paths (repeatable).
+    #[arg(long)]
     pub ham: Vec<PathBuf>,
-    /// Unlearn the messages instead.
+    /// Unlearn these messages instead.
+    #[arg(long)]
     pub forget: bool,
-    /// Messages between two commits of the database (a crash loses at most these).
+    /// Messages between two atomic commits of the database (a crash loses at most these).
+    #[arg(long, default_value_t = 1000)]
     pub commit_every: usize,
 }
 
@@ -81,6 +87,12 @@ impl Progress {
 
 /// Learns (or forgets) every message under the given paths, committing as it goes.
 pub fn train(cfg: &Config, args: &TrainArgs) -> Result<Report, DbError> {
+    if args.spam.is_empty() && args.ham.is_empty() {
+        return Err(DbError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "nothing to learn: give at least one --spam PATH or --ham PATH",
+        )));
+    }
     let b = &cfg.scan.bayes;
     let limits = StoreLimits {
         max_tokens: b.max_tokens,
@@ -193,6 +205,40 @@ pub struct ClassifyTotals {
     /// Time this thread was on a CPU while classifying (None where the kernel does not
     /// say): on a busy machine the honest measure of the classifier's cost.
     pub cpu_seconds: Option<f64>,
+}
+
+impl std::fmt::Display for ClassifyTotals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.messages as f64;
+        write!(
+            f,
+            "classified {} messages ({} bytes) in {:.3} s: {:.0} messages/s",
+            self.messages,
+            self.bytes,
+            self.seconds,
+            n / self.seconds.max(1e-9)
+        )?;
+        if let Some(c) = self.cpu_seconds {
+            write!(
+                f,
+                "; {c:.3} s on a CPU: {:.0} messages/s per core",
+                n / c.max(1e-9)
+            )?;
+        }
+        // Anonymous memory does not grow with the database; the mapped file shows as
+        // file-backed pages, shared with every other reader.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        for l in status.lines() {
+            if l.starts_with("RssAnon") || l.starts_with("RssFile") {
+                write!(
+                    f,
+                    "; {}",
+                    l.split_whitespace().collect::<Vec<_>>().join(" ")
+                )?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Nanoseconds the calling thread has run on a CPU (`/proc/thread-self/schedstat`).
