@@ -36,7 +36,7 @@ impl Default for Bayes {
             db_path: PathBuf::from("/var/lib/portcullis/bayes.db"),
             min_spam: 200,
             min_ham: 200,
-            spam_threshold: 0.99,
+            spam_threshold: 0.9,
             max_tokens: 150_000,
             max_tokens_per_message: 3_000,
             max_seen_messages: 200_000,
@@ -53,7 +53,7 @@ impl Bayes {
             p.push((
                 "scan.bayes.spam_threshold",
                 self.spam_threshold.to_string(),
-                "use a probability between 0.5 and 1 (exclusive), e.g. 0.99",
+                "use a probability between 0.5 and 1 (exclusive), e.g. 0.9",
             ));
         }
         for (k, v) in [
