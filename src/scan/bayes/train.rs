@@ -202,8 +202,10 @@ pub struct ClassifyTotals {
     pub messages: u64,
     pub bytes: u64,
     pub seconds: f64,
-    /// Time this thread was on a CPU while classifying (None where the kernel does not
-    /// say): on a busy machine the honest measure of the classifier's cost.
+    /// Time this thread was on a CPU for the whole run, reading the messages included
+    /// (None where the kernel does not say): on a busy machine a fairer measure of the
+    /// classifier's cost than the wall clock. The kernel updates it at scheduling events,
+    /// so only the total over a run is meaningful, not a single message's share.
     pub cpu_seconds: Option<f64>,
 }
 
@@ -221,7 +223,7 @@ impl std::fmt::Display for ClassifyTotals {
         if let Some(c) = self.cpu_seconds {
             write!(
                 f,
-                "; {c:.3} s on a CPU: {:.0} messages/s per core",
+                "; {c:.3} s on a CPU, reading included: {:.0} messages/s per core",
                 n / c.max(1e-9)
             )?;
         }
@@ -256,22 +258,15 @@ pub fn classify_paths(
     out: &mut dyn Write,
 ) -> std::io::Result<ClassifyTotals> {
     let engine = super::Bayes::new(&cfg.scan.bayes, &cfg.scan.builtin);
-    let mut t = ClassifyTotals {
-        cpu_seconds: Some(0.0),
-        ..ClassifyTotals::default()
-    };
+    let mut t = ClassifyTotals::default();
+    let cpu_start = thread_cpu_ns();
     let mut result = Ok(());
     for path in paths {
         let mut n = 0u64;
         let skipped = sources::for_each_message(path, cfg.scan.max_scan_bytes, &mut |raw| {
-            let cpu = thread_cpu_ns();
             let started = std::time::Instant::now();
             let j = engine.classify(raw);
             t.seconds += started.elapsed().as_secs_f64();
-            t.cpu_seconds = match (cpu, thread_cpu_ns(), t.cpu_seconds) {
-                (Some(a), Some(b), Some(sum)) => Some(sum + (b - a) as f64 / 1e9),
-                _ => None,
-            };
             t.messages += 1;
             t.bytes += raw.len() as u64;
             n += 1;
@@ -285,6 +280,9 @@ pub fn classify_paths(
         for (p, e) in &skipped.unreadable {
             eprintln!("{}: {e}", p.display());
         }
+    }
+    if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
+        t.cpu_seconds = Some(b.saturating_sub(a) as f64 / 1e9);
     }
     Ok(t)
 }
