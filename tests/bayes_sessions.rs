@@ -1,6 +1,7 @@
-//! The Bayes classifier on real POP3 and SMTP paths: an admin trains it with `portcullis train`,
-//! then mail downloaded from dovecot or submitted to postfix through the gateway is tagged or passed by it, and the
-//! session log names the verdict and the tokens that decided it.
+//! The Bayes classifier on real POP3 and SMTP paths: an admin trains it with
+//! `portcullis train`, then mail downloaded from dovecot or submitted to postfix through the
+//! gateway is tagged or passed by it, and the session log names the verdict and the tokens
+//! that decided it.
 mod common;
 
 use std::fs;
