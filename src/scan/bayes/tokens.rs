@@ -96,8 +96,9 @@ impl Tokens {
                 self.arena.push(' ');
             }
             if p.is_ascii() {
-                self.arena
-                    .extend(p.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+                let at = self.arena.len();
+                self.arena.push_str(p);
+                self.arena[at..].make_ascii_lowercase();
             } else {
                 for c in p.chars() {
                     self.arena.extend(c.to_lowercase());
