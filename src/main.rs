@@ -11,6 +11,7 @@ use portcullis::config::{Config, LogFormat};
 use portcullis::ids::{QuarantineId, SessionId};
 use portcullis::quarantine::Quarantine;
 use portcullis::scan::Pipeline;
+use portcullis::scan::bayes::train as bayes_train;
 use portcullis::server::Server;
 use portcullis::{nft, session_log};
 
@@ -82,6 +83,29 @@ enum Cmd {
     Man(cli::docs::ManArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cli::docs::CompletionsArgs),
+    /// Teach the Bayes classifier spam and ham from Maildir folders, mbox files and
+    /// directories of messages (a message learned twice counts once).
+    Train {
+        #[command(flatten)]
+        args: bayes_train::TrainArgs,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Inspect the Bayes database.
+    Bayes {
+        #[command(subcommand)]
+        action: BAction,
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BAction {
+    /// Messages learned, tokens, file size.
+    Stats,
+    /// Print each message's spam probability (Maildir, mbox, files), and the speed.
+    Classify { paths: Vec<PathBuf> },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -241,6 +265,44 @@ fn main() -> ExitCode {
         Cmd::Scan(args) => cli::scan::run(&args),
         Cmd::Man(args) => cli::docs::man::<Cli>(&args),
         Cmd::Completions(args) => cli::docs::completions::<Cli>(&args),
+        Cmd::Train { args, config } => {
+            match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+                Ok(cfg) => bayes_done(&cfg, bayes_train::train(&cfg, &args)),
+                Err(c) => c,
+            }
+        }
+        Cmd::Bayes { action, config } => {
+            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+                Ok(c) => c,
+                Err(c) => return c,
+            };
+            match action {
+                BAction::Stats => bayes_done(&cfg, bayes_train::stats(&cfg.scan.bayes.db_path)),
+                BAction::Classify { paths } => {
+                    match bayes_train::classify_paths(&cfg, &paths, &mut std::io::stdout().lock()) {
+                        Ok(totals) => {
+                            eprintln!("{totals}");
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => fail(e),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Prints a Bayes command's result, or its error with the database path.
+fn bayes_done<T: std::fmt::Display, E: std::fmt::Display>(
+    cfg: &Config,
+    r: Result<T, E>,
+) -> ExitCode {
+    match r {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("{}: {e}", cfg.scan.bayes.db_path.display())),
     }
 }
 

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 mod abuse;
+pub mod bayes;
 mod builtin;
 mod control;
 mod error;

@@ -22,6 +22,8 @@ pub struct Scan {
     /// Longest wait for a turn; past it the verdict is `failed`.
     pub admission_timeout_secs: u64,
     pub builtin: Builtin,
+    /// The builtin engine's Bayes classifier.
+    pub bayes: super::bayes::Bayes,
     pub clamd: Clamd,
     pub spamd: Spamd,
 }
@@ -36,6 +38,7 @@ impl Default for Scan {
             memory_budget_bytes: 48 * 1024 * 1024,
             admission_timeout_secs: 60,
             builtin: Builtin::default(),
+            bayes: super::bayes::Bayes::default(),
             clamd: Clamd::default(),
             spamd: Spamd::default(),
         }
@@ -127,6 +130,9 @@ impl Scan {
             ));
         }
         self.builtin.validate(errors);
+        for (key, value, fix) in self.bayes.problems() {
+            errors.push(ConfigError::new(key, value, fix));
+        }
         self.clamd
             .validate(self.engines.contains(&Engine::Clamd), errors);
         self.spamd

@@ -331,6 +331,31 @@ pub fn summary(head: &[u8]) -> Summary {
     }
 }
 
+/// Each header of a message's head as (lower-case name, value decoded for a reader):
+/// encoded words decoded, address lists as `name <address>`. Other structured values
+/// (dates, Received, Content-Type) are left out: callers that want them read the raw field.
+pub fn header_texts(head: &[u8]) -> Vec<(String, String)> {
+    use mail_parser::HeaderValue;
+    let Some(msg) = MessageParser::default().parse_headers(head) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for h in msg.headers() {
+        let text = match &h.value {
+            HeaderValue::Text(t) => t.to_string(),
+            HeaderValue::TextList(l) => l.join(" "),
+            HeaderValue::Address(a) => a
+                .iter()
+                .map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => continue,
+        };
+        out.push((h.name.as_str().to_ascii_lowercase(), text));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +427,13 @@ mod tests {
             b"Content-Type: application/zip\r\n\r\nPK"
         ));
         assert!(!is_plain_single_part(b"Subject: no end of header"));
+    }
+
+    #[test]
+    fn header_texts_decode_words_and_addresses() {
+        let h = header_texts(b"Subject: =?utf-8?q?caf=C3=A9?=\r\nFrom: Bob <bob@x.test>\r\n\r\n");
+        assert!(h.contains(&("subject".into(), "caf\u{e9}".into())));
+        assert!(h.contains(&("from".into(), "Bob <bob@x.test>".into())));
     }
 
     #[test]

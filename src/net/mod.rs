@@ -8,4 +8,6 @@ pub mod stream;
 mod sys;
 pub mod upstream;
 
+/// The one unsafe call outside networking lives in `sys` too: mapping the Bayes database.
+pub(crate) use sys::map_readonly;
 pub use sys::{FileMap, release_free_memory, tune_allocator};

@@ -1,6 +1,7 @@
 //! The one module that calls the C library itself: `SO_RCVLOWAT` has no safe wrapper in
 //! socket2 or the standard library, and a spooled message is scanned through a file mapping
-//! (`FileMap`) so that its size never lands on the heap.
+//! (`FileMap`) so that its size never lands on the heap; mapping the Bayes database
+//! (memmap2) is unsafe by nature too.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -121,4 +122,13 @@ pub fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Maps a file read-only (the Bayes token database).
+pub fn map_readonly(file: &std::fs::File) -> io::Result<memmap2::Mmap> {
+    // SAFETY: the mapping is read-only and the files mapped this way are never changed in
+    // place: their writer builds a new file and renames it over the old one, so the
+    // mapped inode keeps its contents for as long as the mapping lives. Truncating the
+    // file by hand while the proxy runs would break that promise (SIGBUS on access).
+    unsafe { memmap2::Mmap::map(file) }
 }

@@ -1,5 +1,6 @@
 //! Scanning: engines produce one `Verdict` per message, `policy` turns it into an action.
 pub mod admission;
+pub mod bayes;
 pub mod builtin;
 pub mod clamd;
 pub mod pipeline;

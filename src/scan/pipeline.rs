@@ -11,6 +11,7 @@ use crate::message::spool::Spool;
 
 use super::Verdict;
 use super::admission::Admission;
+use super::bayes::Bayes;
 use super::builtin::BuiltinEngine;
 use super::builtin::signatures::SigError;
 use super::clamd::ClamdStream;
@@ -20,6 +21,8 @@ pub struct Pipeline {
     cfg: Cfg,
     builtin: Option<Arc<BuiltinEngine>>,
     admission: Admission,
+    /// The builtin engine's Bayes classifier, when `scan.bayes.enabled`.
+    bayes: Option<Arc<Bayes>>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,10 +42,13 @@ impl Pipeline {
         } else {
             None
         };
+        let bayes = (builtin.is_some() && cfg.bayes.enabled)
+            .then(|| Arc::new(Bayes::new(&cfg.bayes, &cfg.builtin)));
         Ok(Pipeline {
             cfg: cfg.clone(),
             builtin,
             admission: Admission::new(cfg),
+            bayes,
         })
     }
 
@@ -147,6 +153,21 @@ impl MessageScan<'_> {
                     tokio::task::block_in_place(|| b.scan(&bytes))
                 };
                 verdict = verdict.combine(v);
+            }
+            if let Some(b) = self
+                .pipeline
+                .bayes
+                .as_ref()
+                .filter(|_| verdict == Verdict::Clean)
+            {
+                engines.push("bayes");
+                let j = if bytes.len() <= INLINE_SCAN_BYTES {
+                    b.classify(&bytes)
+                } else {
+                    tokio::task::block_in_place(|| b.classify(&bytes))
+                };
+                notes.push(j.note);
+                verdict = verdict.combine(j.verdict);
             }
             if cfg.engines.contains(&Engine::Spamd) && !matches!(verdict, Verdict::Infected { .. })
             {
