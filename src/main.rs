@@ -8,14 +8,14 @@ use clap::{Parser, Subcommand};
 
 use portcullis::app::App;
 use portcullis::config::{Config, LogFormat};
-use portcullis::ids::{QuarantineId, SessionId};
-use portcullis::quarantine::Quarantine;
+use portcullis::ids::SessionId;
 use portcullis::scan::Pipeline;
-use portcullis::scan::bayes::train as bayes_train;
 use portcullis::server::Server;
 use portcullis::{nft, session_log};
 
 mod cli;
+
+use cli::fail;
 
 #[derive(Parser)]
 #[command(
@@ -51,7 +51,7 @@ enum Cmd {
     /// Inspect and manage quarantined originals.
     Quarantine {
         #[command(subcommand)]
-        action: QAction,
+        action: cli::quarantine::QAction,
         /// Config file [default: /etc/portcullis/portcullis.toml]
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
@@ -87,25 +87,17 @@ enum Cmd {
     /// directories of messages (a message learned twice counts once).
     Train {
         #[command(flatten)]
-        args: bayes_train::TrainArgs,
+        args: portcullis::scan::bayes::train::TrainArgs,
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
     /// Inspect the Bayes database.
     Bayes {
         #[command(subcommand)]
-        action: BAction,
+        action: cli::bayes::BAction,
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
-}
-
-#[derive(Subcommand)]
-enum BAction {
-    /// Messages learned, tokens, file size.
-    Stats,
-    /// Print each message's spam probability (Maildir, mbox, files), and the speed.
-    Classify { paths: Vec<PathBuf> },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -113,25 +105,6 @@ enum NftAction {
     Print,
     Apply,
     Remove,
-}
-
-#[derive(Subcommand)]
-enum QAction {
-    /// One line per quarantined message.
-    List,
-    /// The record of one message.
-    Show { id: String },
-    /// Write the original to a file (or stdout) and mark it released.
-    Release {
-        id: String,
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Delete entries older than the retention (or --days).
-    Purge {
-        #[arg(long)]
-        days: Option<u64>,
-    },
 }
 
 #[derive(Subcommand)]
@@ -184,194 +157,87 @@ fn main() -> ExitCode {
     portcullis::net::tune_allocator();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { config } => match load_checked(&config) {
-            Ok(cfg) => match Pipeline::new(&cfg.scan) {
-                Ok(_) => {
-                    if let Err(e) = portcullis::tls::load(&cfg.tls) {
-                        eprintln!("{}: 1 problem(s):\n  {e}", config.display());
-                        return ExitCode::from(2);
-                    }
-                    println!(
-                        "{}: OK ({} listener(s))",
-                        config.display(),
-                        cfg.listeners.len()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!(
-                        "{}: 1 problem(s):\n  scan.builtin.signature_dir = {}: fix the signature file ({e})",
-                        config.display(),
-                        e.file
-                    );
-                    ExitCode::from(2)
-                }
-            },
-            Err(c) => c,
-        },
+        Cmd::Check { config } => check_cmd(&config),
         Cmd::Run { config } => match load_checked(&config) {
             Ok(cfg) => run(cfg, config),
             Err(c) => c,
         },
-        Cmd::Nft { action, config } => {
-            let cfg = match load(&config) {
-                Ok(c) => c,
-                Err(c) => return c,
-            };
-            let r = match action {
-                NftAction::Print => {
-                    print!("{}", nft::ruleset(&cfg));
-                    Ok(())
-                }
-                NftAction::Apply => nft::apply(&cfg),
-                NftAction::Remove => nft::remove(&cfg),
-            };
-            match r {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Cmd::Nft { action, config } => nft_cmd(&config, action),
         Cmd::Quarantine { action, config } => {
-            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
-                Ok(c) => c,
-                Err(c) => return c,
-            };
-            quarantine_cmd(&cfg, action)
+            with_config(config, |cfg| cli::quarantine::run(cfg, action))
         }
-        Cmd::Reload { config } => {
-            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
-                Ok(c) => c,
-                Err(c) => return c,
-            };
-            control_cmd(&cfg, &portcullis::control::Request::Reload)
-        }
-        Cmd::Sessions { action, config } => {
-            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
-                Ok(c) => c,
-                Err(c) => return c,
-            };
-            sessions_cmd(&cfg, action)
-        }
-        Cmd::Ca { action, config } => {
-            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
-                Ok(c) => c,
-                Err(c) => return c,
-            };
+        Cmd::Reload { config } => with_config(config, |cfg| {
+            control_cmd(cfg, &portcullis::control::Request::Reload)
+        }),
+        Cmd::Sessions { action, config } => with_config(config, |cfg| sessions_cmd(cfg, action)),
+        Cmd::Ca { action, config } => with_config(config, |cfg| {
             portcullis::tls::cli::run(&cfg.tls, &cfg.general.hostname, action)
-        }
+        }),
         Cmd::Scan(args) => cli::scan::run(&args),
         Cmd::Man(args) => cli::docs::man::<Cli>(&args),
         Cmd::Completions(args) => cli::docs::completions::<Cli>(&args),
-        Cmd::Train { args, config } => {
-            match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
-                Ok(cfg) => bayes_done(&cfg, bayes_train::train(&cfg, &args)),
-                Err(c) => c,
-            }
-        }
-        Cmd::Bayes { action, config } => {
-            let cfg = match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
-                Ok(c) => c,
-                Err(c) => return c,
-            };
-            match action {
-                BAction::Stats => bayes_done(&cfg, bayes_train::stats(&cfg.scan.bayes.db_path)),
-                BAction::Classify { paths } => {
-                    match bayes_train::classify_paths(&cfg, &paths, &mut std::io::stdout().lock()) {
-                        Ok(totals) => {
-                            eprintln!("{totals}");
-                            ExitCode::SUCCESS
-                        }
-                        Err(e) => fail(e),
-                    }
-                }
-            }
-        }
+        Cmd::Train { args, config } => with_config(config, |cfg| cli::bayes::train(cfg, &args)),
+        Cmd::Bayes { action, config } => with_config(config, |cfg| cli::bayes::run(cfg, action)),
     }
 }
 
-/// Prints a Bayes command's result, or its error with the database path.
-fn bayes_done<T: std::fmt::Display, E: std::fmt::Display>(
-    cfg: &Config,
-    r: Result<T, E>,
-) -> ExitCode {
+/// `portcullis check`: the config, the files it names, the signatures and the CA.
+fn check_cmd(config: &Path) -> ExitCode {
+    match load_checked(config) {
+        Ok(cfg) => match Pipeline::new(&cfg.scan) {
+            Ok(_) => {
+                if let Err(e) = portcullis::tls::load(&cfg.tls) {
+                    eprintln!("{}: 1 problem(s):\n  {e}", config.display());
+                    return ExitCode::from(2);
+                }
+                println!(
+                    "{}: OK ({} listener(s))",
+                    config.display(),
+                    cfg.listeners.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}: 1 problem(s):\n  scan.builtin.signature_dir = {}: fix the signature file ({e})",
+                    config.display(),
+                    e.file
+                );
+                ExitCode::from(2)
+            }
+        },
+        Err(c) => c,
+    }
+}
+
+/// `portcullis nft print | apply | remove`.
+fn nft_cmd(config: &Path, action: NftAction) -> ExitCode {
+    let cfg = match load(config) {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
+    let r = match action {
+        NftAction::Print => {
+            print!("{}", nft::ruleset(&cfg));
+            Ok(())
+        }
+        NftAction::Apply => nft::apply(&cfg),
+        NftAction::Remove => nft::remove(&cfg),
+    };
     match r {
-        Ok(v) => {
-            println!("{v}");
-            ExitCode::SUCCESS
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
-        Err(e) => fail(format!("{}: {e}", cfg.scan.bayes.db_path.display())),
     }
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("{msg}");
-    ExitCode::FAILURE
-}
-
-fn quarantine_cmd(cfg: &Config, action: QAction) -> ExitCode {
-    let q = match Quarantine::open(&cfg.quarantine.dir) {
-        Ok(q) => q,
-        Err(e) => return fail(format!("quarantine {}: {e}", cfg.quarantine.dir.display())),
-    };
-    let parse = |id: &str| {
-        QuarantineId::parse(id).ok_or_else(|| fail(format!("not a quarantine id: {id:?}")))
-    };
-    match action {
-        QAction::List => match q.list() {
-            Ok(list) => {
-                for r in list {
-                    println!(
-                        "{}  {}  {}  user={} from={} subject={:?}{}",
-                        r.id,
-                        r.time,
-                        r.verdict,
-                        r.user,
-                        r.from,
-                        r.subject,
-                        if r.released { "  (released)" } else { "" }
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
-        QAction::Show { id } => {
-            let id = match parse(&id) {
-                Ok(i) => i,
-                Err(c) => return c,
-            };
-            match q.get(&id) {
-                Ok(r) => {
-                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(format!("{id}: {e}")),
-            }
-        }
-        QAction::Release { id, out } => {
-            let id = match parse(&id) {
-                Ok(i) => i,
-                Err(c) => return c,
-            };
-            let r = match out {
-                Some(p) => std::fs::File::create(&p).and_then(|mut f| q.release(&id, &mut f)),
-                None => q.release(&id, &mut std::io::stdout().lock()),
-            };
-            match r {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => fail(format!("{id}: {e}")),
-            }
-        }
-        QAction::Purge { days } => match q.purge(days.unwrap_or(cfg.quarantine.retention_days)) {
-            Ok(n) => {
-                println!("purged {n} entr{}", if n == 1 { "y" } else { "ies" });
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
+/// Loads the config named (or the default one) and runs `f` with it.
+fn with_config(config: Option<PathBuf>, f: impl FnOnce(&Config) -> ExitCode) -> ExitCode {
+    match load(config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG))) {
+        Ok(cfg) => f(&cfg),
+        Err(c) => c,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Command-line pieces kept out of `main.rs`: the help text, `scan`, the filters of
 //! `sessions list`, and the generated manual pages and shell completions.
+pub mod bayes;
 pub mod docs;
+pub mod quarantine;
 pub mod scan;
 pub mod sessions;
 
@@ -25,3 +27,9 @@ antivirus and spam scoring have judged it; no client is reconfigured.
 
 The configuration is /etc/portcullis/portcullis.toml unless --config names another file;
 `portcullis check` validates it. `portcullis man DIR` writes the manual pages.";
+
+/// Prints `msg` to stderr and fails.
+pub fn fail(msg: impl std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("{msg}");
+    std::process::ExitCode::FAILURE
+}
