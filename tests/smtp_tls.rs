@@ -1,0 +1,121 @@
+//! SMTP STARTTLS through portcullis with a real postfix: once a local CA exists, the
+//! client's STARTTLS is intercepted on both legs (the server leg verified for the name the
+//! client asked), submission scanning, AUTH and lockout work inside TLS as in plaintext.
+mod common;
+
+use std::fs;
+
+use common::*;
+
+const SMTP_LISTENER: &str =
+    "[[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10025\"\nintercept_ports = [25, 587]\n";
+
+fn setup(name: &str, extra: &str) -> (Topology, String) {
+    let mut t = Topology::new(name);
+    t.start_dovecot();
+    t.start_postfix();
+    let hosts = format!("/etc/netns/{}/hosts", t.client_ns);
+    let mut h = fs::read_to_string(&hosts).unwrap();
+    h.push_str(&format!("{SERVER_V4} mail.portcullis.test\n"));
+    fs::write(&hosts, h).unwrap();
+    let d = t.dir.path().display().to_string();
+    let cfg = t.write_config(&format!(
+        "[tls]\nca_dir = \"{d}/ca\"\nextra_ca_file = \"{d}/tls/ca.crt\"\n{extra}\n{SMTP_LISTENER}"
+    ));
+    let c = cfg.display().to_string();
+    let out = t.portcullis(&["ca", "init", "--config", &c]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = format!("{d}/portcullis-ca.pem");
+    let out = t.portcullis(&["ca", "export", "--config", &c, "--pem", &pem]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.start_portcullis(&cfg);
+    (t, pem)
+}
+
+/// Python smtplib over STARTTLS trusting only portcullis's CA; `body` runs after login.
+fn client(pem: &str, password: &str, body: &str) -> String {
+    format!(
+        r#"
+import smtplib
+ctx = ssl.create_default_context(cafile={pem:?})
+s = smtplib.SMTP('mail.portcullis.test', 25, timeout=60)
+s.ehlo('client.portcullis.test')
+assert 'starttls' in s.esmtp_features, s.esmtp_features
+s.starttls(context=ctx)
+s.ehlo('client.portcullis.test')
+assert 'starttls' not in s.esmtp_features, s.esmtp_features
+out.write(('cert ' + s.sock.getpeercert()['issuer'][-1][0][1] + '\n').encode())
+try:
+    s.login('alice', {password:?})
+except smtplib.SMTPException as e:
+    out.write(('login ' + str(e.smtp_code) + '\n').encode())
+{body}
+s.quit()
+"#
+    )
+}
+
+#[test]
+fn starttls_is_intercepted_and_submissions_are_scanned_inside_tls() {
+    let (t, pem) = setup("stlssmtp", "");
+    let body = format!(
+        r#"
+s.sendmail('sender@example.test', ['alice@example.test'], b'Subject: clean over tls\r\n\r\nhello\r\n')
+try:
+    s.sendmail('sender@example.test', ['alice@example.test'], b'Subject: bad\r\n\r\n{EICAR}\r\n')
+    out.write(b'infected accepted\n')
+except smtplib.SMTPDataError as e:
+    out.write(('infected ' + str(e.smtp_code) + '\n').encode())
+"#
+    );
+    let out =
+        String::from_utf8(t.python_client(SERVER_V4, &client(&pem, "alicepw", &body))).unwrap();
+    assert!(out.contains("cert portcullis local CA"), "{out}");
+    assert!(!out.contains("login "), "{out}");
+    assert!(out.contains("infected 554"), "{out}");
+    let stored = t.wait_stored("alice", 1);
+    let m = String::from_utf8_lossy(&stored[0]);
+    assert!(
+        m.contains("Subject: clean over tls") && m.contains("X-Portcullis-Scan: clean"),
+        "{m}"
+    );
+    let logs = t.session_logs();
+    assert!(logs.contains("tls intercepted after STARTTLS"), "{logs}");
+    assert!(
+        logs.contains("login ok user=alice mechanism=PLAIN"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn the_lockout_trips_inside_tls_as_in_plaintext() {
+    let (t, pem) = setup(
+        "stlslock",
+        "[abuse.lockout]\nmax_failures = 2\nwindow_secs = 600\nblock_secs = 600\n",
+    );
+    // smtplib's login() tries PLAIN, then LOGIN: two failures in the first session.
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let out =
+            String::from_utf8(t.python_client(SERVER_V4, &client(&pem, "wrong", ""))).unwrap();
+        codes.push(
+            out.lines()
+                .find(|l| l.starts_with("login "))
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    assert_eq!(codes, ["login 535", "login 454"], "{}", t.session_logs());
+    assert!(
+        t.session_logs()
+            .contains("limit lockout scope=user key=alice")
+    );
+}
