@@ -119,3 +119,39 @@ fn the_lockout_trips_inside_tls_as_in_plaintext() {
             .contains("limit lockout scope=user key=alice")
     );
 }
+
+#[test]
+fn plaintext_pipelined_behind_starttls_is_never_executed() {
+    let (t, pem) = setup("stlsinj", "");
+    let script = format!(
+        r#"
+ctx = ssl.create_default_context(cafile={pem:?})
+s = socket.create_connection(('mail.portcullis.test', 25), timeout=30)
+f = s.makefile('rb')
+def reply():
+    lines = []
+    while True:
+        l = f.readline()
+        lines.append(l)
+        if l[3:4] != b'-':
+            return b''.join(lines)
+reply()
+s.sendall(b'EHLO client.portcullis.test\r\n'); reply()
+s.sendall(b'STARTTLS\r\nMAIL FROM:<injected@example.test>\r\n')
+out.write(b'starttls ' + reply()[:3] + b'\n')
+t = ctx.wrap_socket(s, server_hostname='mail.portcullis.test')
+f = t.makefile('rb')
+t.sendall(b'EHLO client.portcullis.test\r\n'); reply()
+t.sendall(b'MAIL FROM:<real@example.test>\r\n')
+out.write(b'mail ' + reply()[:3] + b'\n')
+t.sendall(b'QUIT\r\n'); reply()
+"#
+    );
+    let out = String::from_utf8(t.python_client(SERVER_V4, &script)).unwrap();
+    assert_eq!(out, "starttls 220\nmail 250\n", "{}", t.session_logs());
+    assert!(
+        t.session_logs().contains("discarded"),
+        "{}",
+        t.session_logs()
+    );
+}
