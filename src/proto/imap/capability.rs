@@ -60,9 +60,6 @@ const PASS: &[&str] = &[
 /// `RIGHTS=texk`).
 const PASS_PREFIX: &[&str] = &["THREAD=", "QUOTA=RES-", "APPENDLIMIT=", "RIGHTS="];
 
-/// SASL mechanisms whose user name the proxy reads (for login limits and logs).
-const AUTH_READABLE: &[&str] = &["PLAIN", "LOGIN"];
-
 /// What to announce for one capability: itself, a replacement, or nothing.
 pub fn allowed(cap: &str, policy: CapabilityPolicy) -> Option<&str> {
     let up = cap.to_ascii_uppercase();
@@ -73,7 +70,7 @@ pub fn allowed(cap: &str, policy: CapabilityPolicy) -> Option<&str> {
         || (policy.multiappend && up == "MULTIAPPEND")
         || up
             .strip_prefix("AUTH=")
-            .is_some_and(|m| AUTH_READABLE.contains(&m));
+            .is_some_and(crate::proto::sasl::attributable);
     if pass {
         return Some(cap);
     }

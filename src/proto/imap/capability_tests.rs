@@ -49,7 +49,8 @@ AUTH=SCRAM-SHA-256-PLUS AUTH=GSSAPI AUTH=XOAUTH2 AUTH=OAUTHBEARER STARTTLS LOGIN
     );
     assert_eq!(
         got.unwrap(),
-        "* CAPABILITY IMAP4rev1 AUTH=PLAIN auth=login LOGINDISABLED\n"
+        "* CAPABILITY IMAP4rev1 AUTH=PLAIN auth=login AUTH=XOAUTH2 AUTH=OAUTHBEARER LOGINDISABLED\n",
+        "the OAuth mechanisms name their user in the initial response"
     );
     let got = f("* CAPABILITY IMAP4rev1 STARTTLS\r\n", ALL).unwrap();
     assert_eq!(got, "* CAPABILITY IMAP4rev1 STARTTLS\r\n");

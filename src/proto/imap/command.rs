@@ -106,7 +106,7 @@ const ACTED_ON: [&str; 14] = [
 
 /// SASL mechanisms whose user name portcullis reads (see `proto::sasl`).
 pub fn mechanism_user_readable(mechanism: &str) -> bool {
-    matches!(mechanism.to_ascii_uppercase().as_str(), "PLAIN" | "LOGIN")
+    crate::proto::sasl::attributable(mechanism)
 }
 
 /// The `DONE` line that ends IDLE (it has no tag).
