@@ -5,6 +5,7 @@
 //! markdown table and a JSON file in bench/results/. Run it with `bench/run` (root).
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod rtt;
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -637,6 +638,10 @@ fn scan_cases(b: &mut Bench) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--delay-forwarder") {
+        return rtt::forwarder_main(&args[i + 1..]);
+    }
     // `cargo bench` passes --bench; anything else (such as `cargo test --benches`) must not
     // start a benchmark: benchmarks are not tests.
     if !std::env::args().any(|a| a == "--bench") {
@@ -656,6 +661,9 @@ fn main() {
     }
     if want("smtp") {
         smtp_cases(&mut b);
+    }
+    if want("rtt") {
+        rtt::rtt_cases(&mut b);
     }
 
     let mut md = String::new();
