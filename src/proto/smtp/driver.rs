@@ -1,7 +1,7 @@
-//! The SMTP driver on the session layer. Commands are relayed one at a time, so under
-//! PIPELINING every command still gets exactly one reply, in order. A message is received
-//! and scanned before the real server sees any of it (`submit`); the envelope and its
-//! limits are in `envelope`.
+//! The SMTP driver on the session layer. Every command gets exactly one reply, in order;
+//! a client's pipelined group goes upstream as a group when the server offers PIPELINING
+//! (`relay`). A message is received and scanned before the real server sees any of it
+//! (`submit`); the envelope and its limits are in `envelope`.
 use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
 use crate::proto::lines::trim_eol;
@@ -9,14 +9,20 @@ use crate::proto::sasl;
 use crate::session::login::SaslUser;
 use crate::session::{Core, Driver, Flow};
 
-use super::codec::{self, Command, CommandError, Extensions, Reply, ReplyAssembler, Verb};
+use super::codec::{self, Command, Extensions, Reply, ReplyAssembler, Verb};
 use super::envelope::Txn;
+use super::pipeline::{Place, place};
 
 pub struct Smtp {
     pub(super) core: Core,
     pub(super) ext: Extensions,
     pub(super) txn: Option<Txn>,
     pub(super) delivered: u64,
+    /// A command taken from the client while a pipelined group was collected that must
+    /// go alone: the command loop's next.
+    pub(super) pushback: Option<Vec<u8>>,
+    /// The proxy's own RSETs whose replies were not read yet.
+    pub(super) resets_unread: usize,
 }
 
 impl Driver for Smtp {
@@ -30,6 +36,8 @@ impl Driver for Smtp {
             ext: Extensions::default(),
             txn: None,
             delivered: 0,
+            pushback: None,
+            resets_unread: 0,
         }
     }
 
@@ -78,7 +86,14 @@ impl Smtp {
         self.core.client.send(&r.encode()).await
     }
 
+    /// The server's next reply to a command of the client's, after those to the proxy's
+    /// own RSETs.
     pub(super) async fn server_reply(&mut self) -> Result<Reply, ProxyError> {
+        self.read_resets().await?;
+        self.next_reply().await
+    }
+
+    pub(super) async fn next_reply(&mut self) -> Result<Reply, ProxyError> {
         let mut asm = ReplyAssembler::default();
         loop {
             while let Some(line) = self.core.server.buffered_line()? {
@@ -113,8 +128,12 @@ impl Smtp {
             return Ok(Flow::End("server refused the session"));
         }
         loop {
-            let Some(line) = self.core.command().await? else {
-                return Ok(Flow::End("client disconnected without QUIT"));
+            let line = match self.pushback.take() {
+                Some(l) => l,
+                None => match self.core.command().await? {
+                    Some(l) => l,
+                    None => return Ok(Flow::End("client disconnected without QUIT")),
+                },
             };
             let Some(cmd) = self.parsed(&line).await? else {
                 continue;
@@ -131,16 +150,11 @@ impl Smtp {
                     }
                 }
                 Verb::Auth => self.auth(&cmd, &line).await?,
-                Verb::Mail => self.mail(&cmd, &line).await?,
-                Verb::Rcpt => self.rcpt(&cmd, &line).await?,
                 Verb::Data => self.data().await?,
                 Verb::Bdat => self.refuse_bdat(&cmd).await?,
-                Verb::Rset => {
-                    self.relay(&line).await?;
-                    self.end_txn("RSET");
-                }
-                Verb::Noop | Verb::Vrfy | Verb::Expn | Verb::Help => {
-                    self.relay(&line).await?;
+                _ => {
+                    debug_assert_ne!(place(cmd.verb), Place::Alone);
+                    self.pipelined((Ok(cmd), line)).await?;
                 }
             }
         }
@@ -148,20 +162,14 @@ impl Smtp {
 
     /// The command on `line`, or `None` once an unusable one was refused.
     async fn parsed(&mut self, line: &[u8]) -> Result<Option<Command>, ProxyError> {
-        let e = match Command::parse(line) {
-            Ok(c) => return Ok(Some(c)),
-            Err(e) => e,
-        };
-        let r = match &e {
-            CommandError::Unknown(_) => Reply::new(502, "5.5.2 portcullis: command not recognized"),
-            CommandError::Malformed => Reply::new(500, "5.5.2 portcullis: malformed command"),
-        };
-        self.core
-            .ctx
-            .log
-            .event("refused", &format!("client command refused: {e:?}"));
-        self.reply_client(&r).await?;
-        Ok(None)
+        match Command::parse(line) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => {
+                let r = self.refusal(&e);
+                self.reply_client(&r).await?;
+                Ok(None)
+            }
+        }
     }
 
     /// EHLO (extensions filtered to what the gateway can follow) and HELO.
