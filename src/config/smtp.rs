@@ -68,5 +68,12 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].key, "smtp.max_recipients");
         assert!(e[0].fix.contains("RFC 5321"), "{e:?}");
+        let s = Smtp {
+            max_pipelined_commands: 0,
+            ..Smtp::default()
+        };
+        s.validate(&mut e);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[1].key, "smtp.max_pipelined_commands");
     }
 }
