@@ -21,6 +21,8 @@ enum Step {
     Expect(&'static str),
     /// Read until a line that is only ".".
     Message,
+    /// Nothing more was received with what was read so far (a group arrives in one write).
+    NothingMore,
 }
 
 /// A server that plays `script` to one connection and returns every line it read.
@@ -43,6 +45,10 @@ async fn fake_server(script: Vec<Step>) -> (SocketAddr, JoinHandle<Vec<String>>)
                     );
                     got.push(line);
                 }
+                Step::NothingMore => {
+                    let rest = String::from_utf8_lossy(s.buffer());
+                    assert!(rest.is_empty(), "sent with the group: {rest:?}");
+                }
                 Step::Message => loop {
                     let mut line = String::new();
                     if s.read_line(&mut line).await.unwrap() == 0 || line == ".\r\n" {
@@ -57,12 +63,21 @@ async fn fake_server(script: Vec<Step>) -> (SocketAddr, JoinHandle<Vec<String>>)
 }
 
 fn proxy(upstream: SocketAddr, extra: &str) -> (Server, SocketAddr, tempfile::TempDir) {
+    proxy_on(upstream, "", extra)
+}
+
+/// `listener` goes in the listener's table, `extra` after the limits.
+fn proxy_on(
+    upstream: SocketAddr,
+    listener: &str,
+    extra: &str,
+) -> (Server, SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let text = format!(
         "[general]\nsession_log_dir = \"{d}/sessions\"\nspool_dir = \"{d}/spool\"\nlog_format = \"text\"\nhostname = \"gw.test\"\n\
          [quarantine]\ndir = \"{d}/quarantine\"\n\
-         [[listener]]\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:10999\"\nupstream = \"{upstream}\"\n\
+         [[listener]]\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:10999\"\nupstream = \"{upstream}\"\n{listener}\
          [limits]\nserver_timeout_secs = 3\nkeepalive_secs = 1\n{extra}\n"
     );
     let mut cfg = Config::parse(&text).unwrap_or_else(|e| panic!("{e:?}"));
@@ -209,5 +224,55 @@ async fn the_rset_after_a_refused_data_is_not_waited_for() {
     assert_eq!(c.codes(2).await, ["250", "251"]);
     c.send("QUIT\r\n").await;
     assert!(c.reply().await.starts_with("221"));
+    srv.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_before_starttls_is_answered_and_nothing_after_it_is_forwarded() {
+    let (up, srv) = fake_server(vec![
+        Step::Send("220 fake ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::Send("250-fake\r\n250-PIPELINING\r\n250 STARTTLS\r\n"),
+        Step::Expect("MAIL FROM:<a@x>"),
+        Step::Expect("RCPT TO:<b@x>"),
+        Step::Send("250 ok\r\n250 b\r\n"),
+        // Not the RCPT pipelined after STARTTLS: the client's next command.
+        Step::Expect("QUIT"),
+        Step::Send("221 bye\r\n"),
+    ])
+    .await;
+    let (_s, addr, _d) = proxy_on(up, "starttls = \"strip\"\n", "");
+    let mut c = Client::connect(addr).await;
+    c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nSTARTTLS\r\nRCPT TO:<injected@x>\r\n")
+        .await;
+    assert_eq!(c.codes(3).await, ["250", "250", "454"]);
+    c.send("QUIT\r\n").await;
+    assert!(c.reply().await.starts_with("221"));
+    let got = srv.await.unwrap();
+    assert!(!got.iter().any(|l| l.contains("injected")), "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_cut_at_max_pipelined_commands() {
+    let (up, srv) = fake_server(vec![
+        Step::Send("220 fake ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::Send(EHLO),
+        Step::Expect("MAIL"),
+        Step::Expect("RCPT TO:<b@x>"),
+        Step::NothingMore,
+        Step::Send("250 ok\r\n250 b\r\n"),
+        Step::Expect("RCPT TO:<c@x>"),
+        Step::Expect("RSET"),
+        Step::Send("250 c\r\n250 reset\r\n"),
+        Step::Expect("QUIT"),
+        Step::Send("221 bye\r\n"),
+    ])
+    .await;
+    let (_s, addr, _d) = proxy(up, "[smtp]\nmax_pipelined_commands = 2\n");
+    let mut c = Client::connect(addr).await;
+    c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nRSET\r\nQUIT\r\n")
+        .await;
+    assert_eq!(c.codes(5).await, ["250", "250", "250", "250", "221"]);
     srv.await.unwrap();
 }
