@@ -4,9 +4,8 @@
 //! write, in the client's order; without it, one command at a time. The proxy's RSET of
 //! its own (after a refused message) is not waited for when the server pipelines: its
 //! reply is read before the next one.
-use std::time::Duration;
-
-use tokio::time::timeout;
+use std::future::Future;
+use std::task::Poll;
 
 use crate::error::{ProxyError, Side};
 
@@ -79,12 +78,14 @@ impl Smtp {
     async fn next_member(&mut self) -> Result<Option<Parsed>, ProxyError> {
         let client = &mut self.core.client;
         if !client.buf.pending().contains(&b'\n') {
-            // What already arrived but was not read yet; never wait for more.
-            match timeout(Duration::ZERO, client.fill()).await {
-                Ok(r) => {
+            // What already arrived but was not read yet: one poll, never a wait (a zero
+            // timeout would wait for the timer's next tick).
+            let mut fill = std::pin::pin!(client.fill());
+            match std::future::poll_fn(|cx| Poll::Ready(fill.as_mut().poll(cx))).await {
+                Poll::Ready(r) => {
                     r?;
                 }
-                Err(_) => return Ok(None),
+                Poll::Pending => return Ok(None),
             }
         }
         let Ok(Some(line)) = client.buffered_line() else {
