@@ -7,6 +7,7 @@
 mod common;
 #[path = "memory.rs"]
 mod memory;
+mod rtt;
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -639,6 +640,10 @@ fn scan_cases(b: &mut Bench) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--delay-forwarder") {
+        return rtt::forwarder_main(&args[i + 1..]);
+    }
     // `cargo bench` passes --bench; anything else (such as `cargo test --benches`) must not
     // start a benchmark: benchmarks are not tests.
     if !std::env::args().any(|a| a == "--bench") {
@@ -661,6 +666,9 @@ fn main() {
     }
     if want("memory") {
         memory::cases(&mut b);
+    }
+    if want("rtt") {
+        rtt::rtt_cases(&mut b);
     }
 
     let mut md = String::new();

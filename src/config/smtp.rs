@@ -18,6 +18,8 @@ pub struct Smtp {
     pub bare_line_endings: BareLineEndings,
     /// RCPT commands accepted per message (RFC 5321 asks servers to take at least 100).
     pub max_recipients: usize,
+    /// Commands of a client's pipelined group sent to the server in one write (RFC 2920).
+    pub max_pipelined_commands: usize,
 }
 
 impl Default for Smtp {
@@ -25,6 +27,7 @@ impl Default for Smtp {
         Smtp {
             bare_line_endings: BareLineEndings::Reject,
             max_recipients: 100,
+            max_pipelined_commands: 500,
         }
     }
 }
@@ -36,6 +39,13 @@ impl Smtp {
                 "smtp.max_recipients",
                 0,
                 "must be at least 1 (RFC 5321 suggests 100)",
+            ));
+        }
+        if self.max_pipelined_commands == 0 {
+            errors.push(ConfigError::new(
+                "smtp.max_pipelined_commands",
+                0,
+                "must be at least 1 (1 relays one command at a time)",
             ));
         }
     }
@@ -58,5 +68,12 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].key, "smtp.max_recipients");
         assert!(e[0].fix.contains("RFC 5321"), "{e:?}");
+        let s = Smtp {
+            max_pipelined_commands: 0,
+            ..Smtp::default()
+        };
+        s.validate(&mut e);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[1].key, "smtp.max_pipelined_commands");
     }
 }

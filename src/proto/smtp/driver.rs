@@ -1,15 +1,16 @@
-//! The SMTP driver on the session layer. Commands are relayed one at a time, so under
-//! PIPELINING every command still gets exactly one reply, in order. A message is received
-//! and scanned before the real server sees any of it (`submit`); the envelope and its
-//! limits are in `envelope`.
+//! The SMTP driver on the session layer. Every command gets exactly one reply, in order;
+//! a client's pipelined group goes upstream as a group when the server offers PIPELINING
+//! (`relay`). A message is received and scanned before the real server sees any of it
+//! (`submit`); the envelope and its limits are in `envelope`.
 use crate::error::{ProxyError, Side};
 use crate::proto::lines::trim_eol;
 use crate::proto::sasl;
 use crate::session::login::SaslUser;
 use crate::session::{Core, Driver, Flow};
 
-use super::codec::{self, Command, CommandError, Extensions, Reply, ReplyAssembler, Verb};
+use super::codec::{self, Command, Extensions, Reply, ReplyAssembler, Verb};
 use super::envelope::Txn;
+use super::pipeline::{Place, place};
 
 pub struct Smtp {
     pub(super) core: Core,
@@ -18,6 +19,11 @@ pub struct Smtp {
     pub(super) delivered: u64,
     /// The server's greeting was relayed (a session upgraded to TLS goes on without one).
     greeted: bool,
+    /// A command taken from the client while a pipelined group was collected that must
+    /// go alone: the command loop's next.
+    pub(super) pushback: Option<Vec<u8>>,
+    /// The proxy's own RSETs whose replies were not read yet.
+    pub(super) resets_unread: usize,
 }
 
 impl Driver for Smtp {
@@ -32,6 +38,8 @@ impl Driver for Smtp {
             txn: None,
             delivered: 0,
             greeted: false,
+            pushback: None,
+            resets_unread: 0,
         }
     }
 
@@ -81,6 +89,8 @@ impl Driver for Smtp {
         // RFC 3207: the client starts over with EHLO; nothing learned before counts.
         self.ext = Extensions::default();
         self.txn = None;
+        // Nothing the client sent in plaintext is ever executed inside TLS.
+        self.pushback = None;
     }
 }
 
@@ -89,7 +99,14 @@ impl Smtp {
         self.core.client.send(&r.encode()).await
     }
 
+    /// The server's next reply to a command of the client's, after those to the proxy's
+    /// own RSETs.
     pub(super) async fn server_reply(&mut self) -> Result<Reply, ProxyError> {
+        self.read_resets().await?;
+        self.next_reply().await
+    }
+
+    pub(super) async fn next_reply(&mut self) -> Result<Reply, ProxyError> {
         let mut asm = ReplyAssembler::default();
         loop {
             while let Some(line) = self.core.server.buffered_line()? {
@@ -127,8 +144,12 @@ impl Smtp {
             self.greeted = true;
         }
         loop {
-            let Some(line) = self.core.command().await? else {
-                return Ok(Flow::End("client disconnected without QUIT"));
+            let line = match self.pushback.take() {
+                Some(l) => l,
+                None => match self.core.command().await? {
+                    Some(l) => l,
+                    None => return Ok(Flow::End("client disconnected without QUIT")),
+                },
             };
             let Some(cmd) = self.parsed(&line).await? else {
                 continue;
@@ -145,16 +166,11 @@ impl Smtp {
                     }
                 }
                 Verb::Auth => self.auth(&cmd, &line).await?,
-                Verb::Mail => self.mail(&cmd, &line).await?,
-                Verb::Rcpt => self.rcpt(&cmd, &line).await?,
                 Verb::Data => self.data().await?,
                 Verb::Bdat => self.refuse_bdat(&cmd).await?,
-                Verb::Rset => {
-                    self.relay(&line).await?;
-                    self.end_txn("RSET");
-                }
-                Verb::Noop | Verb::Vrfy | Verb::Expn | Verb::Help => {
-                    self.relay(&line).await?;
+                _ => {
+                    debug_assert_ne!(place(cmd.verb), Place::Alone);
+                    self.pipelined((Ok(cmd), line)).await?;
                 }
             }
         }
@@ -162,20 +178,14 @@ impl Smtp {
 
     /// The command on `line`, or `None` once an unusable one was refused.
     async fn parsed(&mut self, line: &[u8]) -> Result<Option<Command>, ProxyError> {
-        let e = match Command::parse(line) {
-            Ok(c) => return Ok(Some(c)),
-            Err(e) => e,
-        };
-        let r = match &e {
-            CommandError::Unknown(_) => Reply::new(502, "5.5.2 portcullis: command not recognized"),
-            CommandError::Malformed => Reply::new(500, "5.5.2 portcullis: malformed command"),
-        };
-        self.core
-            .ctx
-            .log
-            .event("refused", &format!("client command refused: {e:?}"));
-        self.reply_client(&r).await?;
-        Ok(None)
+        match Command::parse(line) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => {
+                let r = self.refusal(&e);
+                self.reply_client(&r).await?;
+                Ok(None)
+            }
+        }
     }
 
     /// EHLO (extensions filtered to what the gateway can follow) and HELO.

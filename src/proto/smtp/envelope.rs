@@ -4,7 +4,6 @@ use std::time::Instant;
 
 use crate::abuse::{Actor, Hit};
 use crate::config::RateWhat;
-use crate::error::ProxyError;
 
 use super::codec::{Command, Reply};
 use super::driver::Smtp;
@@ -30,6 +29,31 @@ impl Txn {
     }
 }
 
+/// What the driver remembers about a forwarded command until the server answers it.
+#[derive(Debug)]
+pub(super) enum Sent {
+    Mail {
+        from: String,
+        size: Option<u64>,
+    },
+    Rcpt {
+        to: String,
+    },
+    Rset,
+    /// NOOP, VRFY, EXPN, HELP: nothing to remember.
+    Other,
+}
+
+/// How a command enters a pipelined group.
+#[derive(Debug)]
+pub(super) enum Entry {
+    /// The proxy answers it itself; nothing goes upstream.
+    Local(Reply),
+    Forward(Sent),
+    /// Its check depends on how the commands in flight are answered: those go first.
+    AfterInFlight,
+}
+
 pub(super) const RATE_LIMITED: &str = "4.7.1 portcullis: sending limit reached, try again later";
 
 impl Smtp {
@@ -52,17 +76,15 @@ impl Smtp {
             .report(&mut ctx.log, hit, ctx.id.as_str(), ctx.protocol, &actor);
     }
 
-    /// Checks a rate limit for the current actor; on a hit, answers 450 and alerts.
-    async fn within_rate(&mut self, what: RateWhat, amount: u64) -> Result<bool, ProxyError> {
+    /// Checks a rate limit for the current actor; on a hit, alerts and gives the 450.
+    fn within_rate(&mut self, what: RateWhat, amount: u64) -> Result<(), Reply> {
         let abuse = &self.core.ctx.app.abuse;
-        match abuse.check(what, amount, &self.actor(), Instant::now()) {
-            Ok(()) => Ok(true),
-            Err(hit) => {
+        abuse
+            .check(what, amount, &self.actor(), Instant::now())
+            .map_err(|hit| {
                 self.limit_hit(&hit);
-                self.reply_client(&Reply::new(450, RATE_LIMITED)).await?;
-                Ok(false)
-            }
-        }
+                Reply::new(450, RATE_LIMITED)
+            })
     }
 
     /// The transaction in progress ends without a message: say so, with its envelope.
@@ -75,7 +97,9 @@ impl Smtp {
         }
     }
 
-    pub(super) async fn mail(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+    /// MAIL: its declared SIZE and the message rate, which no command in flight changes
+    /// (messages are counted when delivered, and DATA never shares a group).
+    pub(super) fn mail_entry(&mut self, cmd: &Command) -> Entry {
         let max = self.core.ctx.app.cfg.limits.max_message_bytes;
         let limit = self.ext.size.unwrap_or(max);
         let declared = cmd
@@ -94,12 +118,18 @@ impl Smtp {
             let text = format!(
                 "5.3.4 portcullis: message size exceeds fixed maximum message size ({limit})"
             );
-            return self.reply_client(&Reply::new(552, &text)).await;
+            return Entry::Local(Reply::new(552, &text));
         }
-        if !self.within_rate(RateWhat::Messages, 1).await? {
-            return Ok(());
+        match self.within_rate(RateWhat::Messages, 1) {
+            Ok(()) => Entry::Forward(Sent::Mail {
+                from,
+                size: declared,
+            }),
+            Err(r) => Entry::Local(r),
         }
-        let r = self.relay(line).await?;
+    }
+
+    pub(super) fn mail_answered(&mut self, from: String, size: Option<u64>, r: &Reply) {
         if !r.is_positive() {
             // A refused MAIL (nested, say) leaves any transaction in progress as it was.
             self.core
@@ -110,25 +140,44 @@ impl Smtp {
             self.end_txn("a new MAIL");
             self.txn = Some(Txn {
                 from,
-                size: declared,
+                size,
                 ..Txn::default()
             });
         }
-        Ok(())
     }
 
-    pub(super) async fn rcpt(&mut self, cmd: &Command, line: &[u8]) -> Result<(), ProxyError> {
+    /// RCPT: smtp.max_recipients and the recipient rate. Both depend on how the MAIL, RSET
+    /// and RCPT commands still in flight (`rcpts` of them RCPT) will be answered: the RCPT
+    /// joins them only when it passes whatever those answers are; otherwise it waits for
+    /// them and is judged exactly as if it came alone.
+    pub(super) fn rcpt_entry(&mut self, cmd: &Command, in_flight: bool, rcpts: usize) -> Entry {
         let max = self.core.ctx.app.cfg.smtp.max_recipients;
-        if self.txn.as_ref().is_some_and(|t| t.tried >= max) {
+        let to = cmd.path().unwrap_or("").to_string();
+        let tried = self.txn.as_ref().map(|t| t.tried);
+        if in_flight {
+            let most = tried.unwrap_or(0) + rcpts;
+            let abuse = &self.core.ctx.app.abuse;
+            let amount = 1 + rcpts as u64;
+            let rate_ok = abuse
+                .check(RateWhat::Recipients, amount, &self.actor(), Instant::now())
+                .is_ok();
+            return match most < max && rate_ok {
+                true => Entry::Forward(Sent::Rcpt { to }),
+                false => Entry::AfterInFlight,
+            };
+        }
+        if tried.is_some_and(|t| t >= max) {
             let text =
                 format!("4.5.3 portcullis: too many recipients (smtp.max_recipients = {max})");
-            return self.reply_client(&Reply::new(452, &text)).await;
+            return Entry::Local(Reply::new(452, &text));
         }
-        if !self.within_rate(RateWhat::Recipients, 1).await? {
-            return Ok(());
+        match self.within_rate(RateWhat::Recipients, 1) {
+            Ok(()) => Entry::Forward(Sent::Rcpt { to }),
+            Err(r) => Entry::Local(r),
         }
-        let r = self.relay(line).await?;
-        let to = cmd.path().unwrap_or("").to_string();
+    }
+
+    pub(super) fn rcpt_answered(&mut self, to: String, r: &Reply) {
         if r.is_positive() {
             let abuse = &self.core.ctx.app.abuse;
             abuse.record(RateWhat::Recipients, 1, &self.actor(), Instant::now());
@@ -146,6 +195,5 @@ impl Smtp {
             }
             None => log.event("rcpt", &format!("to=<{to}> reply={}", r.summary())),
         }
-        Ok(())
     }
 }

@@ -4,6 +4,8 @@ pub mod codec;
 pub mod data;
 pub mod driver;
 mod envelope;
+pub mod pipeline;
+mod relay;
 mod submit;
 
 pub use driver::Smtp;

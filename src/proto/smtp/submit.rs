@@ -348,18 +348,6 @@ impl Smtp {
         self.server_reply().await
     }
 
-    /// Ends the server's open transaction without a message.
-    pub(super) async fn reset_server(&mut self) -> Result<(), ProxyError> {
-        let r = self.ask(b"RSET\r\n").await?;
-        if !r.is_positive() {
-            self.core.ctx.log.event(
-                "rset",
-                &format!("server answered RSET with {}", r.summary()),
-            );
-        }
-        Ok(())
-    }
-
     /// BDAT is not offered (CHUNKING is removed from EHLO). A client that sends it anyway
     /// has its chunk read and dropped, so chunk bytes are never taken for commands. A
     /// chunk size that cannot be read, or is over the limit, cannot be skipped safely:
