@@ -669,6 +669,7 @@ fn main() {
     }
     if want("rtt") {
         rtt::rtt_cases(&mut b);
+        rtt::pop3_rtt_cases(&mut b);
     }
 
     let mut md = String::new();

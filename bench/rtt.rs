@@ -172,3 +172,76 @@ pub fn rtt_cases(b: &mut Bench) {
         });
     }
 }
+
+/// The POP3 forwarder's port in the server namespace; it forwards to dovecot on 110.
+const RTT_POP3_PORT: u16 = 1110;
+/// Messages in the mailbox of the POP3 round-trip case.
+const POP3_MESSAGES: usize = 100;
+
+/// A client downloading the whole mailbox in order, as Thunderbird does: CAPA, login,
+/// LIST, then RETR 1..n. Prints the seconds the session took.
+fn pop3_sequential_client() -> String {
+    format!(
+        r#"
+import time
+t0 = time.time()
+p = poplib.POP3(HOST, {RTT_POP3_PORT}, timeout=60)
+p.capa()
+p.user('alice'); p.pass_('alicepw')
+n = len(p.list()[1])
+assert n == {POP3_MESSAGES}, n
+for i in range(1, n + 1):
+    p.retr(i)
+p.quit()
+out.write(b'%f' % (time.time() - t0))
+"#
+    )
+}
+
+/// POP3 download of 100 x 20 KB at 40 ms RTT, with look-ahead on (the default) and off.
+pub fn pop3_rtt_cases(b: &mut Bench) {
+    let mut t = Topology::new("bprtt");
+    t.start_dovecot();
+    let body = "z".repeat(78) + "\r\n";
+    for i in 0..POP3_MESSAGES {
+        let msg = format!(
+            "From: a@example.test\r\nSubject: rtt {i}\r\nMessage-ID: <rtt{i}@example.test>\r\n\r\n{}",
+            body.repeat(20 * 1024 / 80)
+        );
+        t.deliver("alice", &format!("m{i}"), msg.as_bytes());
+    }
+    let exe = std::env::current_exe().unwrap().display().to_string();
+    let listen = format!("{SERVER_V4}:{RTT_POP3_PORT}");
+    let ns = t.server_ns.clone();
+    let delay = ONE_WAY_MS.to_string();
+    t.spawn(
+        &ns,
+        "delay-forwarder",
+        &[&exe, "--delay-forwarder", &listen, "127.0.0.1:110", &delay],
+    );
+    t.wait_tcp(&ns, SERVER_V4, RTT_POP3_PORT);
+    for (lookahead, target) in [(true, 0.5), (false, 1.02)] {
+        let cfg = t.write_config(&format!(
+            "[pop3]\nlookahead = {lookahead}\n\
+             [[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [{RTT_POP3_PORT}]\n",
+        ));
+        let i = t.start_portcullis(&cfg);
+        let cfg = cfg.display().to_string();
+        let (d, p) = alternate(&t, &cfg, reps(), |t| {
+            let out = t.python_client(SERVER_V4, &pop3_sequential_client());
+            String::from_utf8_lossy(&out).trim().parse().unwrap()
+        });
+        t.proc(i).stop();
+        b.rows.push(Row {
+            case: format!(
+                "POP3 download of {POP3_MESSAGES} x 20 KB, 40 ms RTT, look-ahead {}: time",
+                if lookahead { "on" } else { "off" }
+            ),
+            unit: "s",
+            better: "lower",
+            direct: d,
+            proxied: p,
+            target: Some(("<=", target)),
+        });
+    }
+}
