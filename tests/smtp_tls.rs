@@ -7,8 +7,8 @@ use std::fs;
 
 use common::*;
 
-const SMTP_LISTENER: &str =
-    "[[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10025\"\nintercept_ports = [25, 587]\n";
+const SMTP_LISTENER: &str = "[[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10025\"\nintercept_ports = [25, 587]\n\
+[[listener]]\nprotocol = \"smtp\"\nlisten = \"[::]:10465\"\nintercept_ports = [465]\nimplicit_tls = true\n";
 
 fn setup(name: &str, extra: &str) -> (Topology, String) {
     let mut t = Topology::new(name);
@@ -154,4 +154,39 @@ t.sendall(b'QUIT\r\n'); reply()
         "{}",
         t.session_logs()
     );
+}
+
+#[test]
+fn smtps_on_465_is_intercepted_and_scanned() {
+    let (t, pem) = setup("smtps", "");
+    let script = format!(
+        r#"
+import smtplib
+ctx = ssl.create_default_context(cafile={pem:?})
+s = smtplib.SMTP_SSL('mail.portcullis.test', 465, context=ctx, timeout=60)
+s.ehlo('client.portcullis.test')
+out.write(('cert ' + s.sock.getpeercert()['issuer'][-1][0][1] + '\n').encode())
+s.login('alice', 'alicepw')
+s.sendmail('sender@example.test', ['alice@example.test'], b'Subject: clean over smtps\r\n\r\nhello\r\n')
+try:
+    s.sendmail('sender@example.test', ['alice@example.test'], b'Subject: bad\r\n\r\n{EICAR}\r\n')
+    out.write(b'infected accepted\n')
+except smtplib.SMTPDataError as e:
+    out.write(('infected ' + str(e.smtp_code) + '\n').encode())
+s.quit()
+"#
+    );
+    let out = String::from_utf8(t.python_client(SERVER_V4, &script)).unwrap();
+    assert!(out.starts_with("cert portcullis local CA"), "{out}");
+    assert!(
+        out.ends_with("\ninfected 554\n"),
+        "{out} {}",
+        t.session_logs()
+    );
+    let stored = t.wait_stored("alice", 1);
+    let m = String::from_utf8_lossy(&stored[0]);
+    assert!(m.contains("Subject: clean over smtps"), "{m}");
+    let logs = t.session_logs();
+    assert!(logs.contains("tls intercepted client="), "{logs}");
+    assert!(logs.contains("login ok user=alice"), "{logs}");
 }

@@ -162,13 +162,22 @@ async fn intercept(core: &mut Core) -> Result<Upgraded, ProxyError> {
             passthrough(core, &replay).await?;
             Ok(Upgraded::Ended("tls passthrough ended"))
         }
-        Err(e) => Err(ProxyError::Tls {
-            side: match e {
+        Err(e) => {
+            let side = match e {
                 crate::tls::AcceptError::Upstream { .. } => Side::Server,
                 _ => Side::Client,
-            },
-            why: format!("{} {e}", e.kind()),
-        }),
+            };
+            let leg = if side == Side::Server {
+                "server"
+            } else {
+                "client"
+            };
+            app.metrics.tls_failed(core.ctx.protocol, leg);
+            Err(ProxyError::Tls {
+                side,
+                why: format!("{} {e}", e.kind()),
+            })
+        }
     }
 }
 

@@ -518,6 +518,8 @@ service imap-login {{
             out.push('\n');
         }
         out.push_str("587 inet n - n - - smtpd\n");
+        // Submission over implicit TLS (SMTPS).
+        out.push_str("465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n");
         fs::write(p.join("etc/master.cf"), out).unwrap();
         let d = p.display().to_string();
         let tls = self.path("tls").display().to_string();
