@@ -218,3 +218,72 @@ fn stls_is_intercepted_on_both_legs_and_the_session_is_scanned() {
     assert!(logs.contains("login ok user=alice"), "{logs}");
     assert!(!logs.contains("NOT SCANNED"), "{logs}");
 }
+
+#[test]
+fn curl_and_openssl_talk_pop3_through_the_interception() {
+    let mut t = Topology::new("pop3curl");
+    t.start_dovecot();
+    t.deliver(
+        "alice",
+        "1",
+        format!("From: x@example.test\r\nSubject: bad\r\nMessage-ID: <bad@example.test>\r\n\r\n{EICAR}\r\n")
+            .as_bytes(),
+    );
+    name_the_server(&t);
+    let extra = t.path("tls/ca.crt").display().to_string();
+    let cfg = t.write_config(&format!(
+        "{}{POP3S_LISTENER}{POP3_LISTENER}",
+        tls_section(&t, &extra)
+    ));
+    let pem = ca_init(&t, &cfg);
+    t.start_portcullis(&cfg);
+    let ns = t.client_ns.clone();
+    // curl over implicit TLS (995) and over STLS (110, --ssl-reqd).
+    for url in [
+        "pop3s://mail.portcullis.test/1",
+        "pop3://mail.portcullis.test/1",
+    ] {
+        let out = t.ns_output(
+            &ns,
+            &[
+                "curl",
+                "-sS",
+                "--ssl-reqd",
+                "--cacert",
+                &pem,
+                "-u",
+                "alice:alicepw",
+                url,
+            ],
+        );
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            body.contains("[removed by mail gateway]") && !body.contains("EICAR-STANDARD"),
+            "{url}: {body}"
+        );
+    }
+    // openssl s_client -starttls pop3 verifies the minted leaf against portcullis's CA.
+    let out = t.ns_output(
+        &ns,
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "printf 'QUIT\\r\\n' | openssl s_client -quiet -verify_return_error -starttls pop3 \
+                 -CAfile {pem} -servername mail.portcullis.test -verify_hostname mail.portcullis.test \
+                 -connect mail.portcullis.test:110"
+            ),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verify return:1"));
+}

@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use crate::app::App;
@@ -146,6 +147,7 @@ pub async fn run<D: Driver>(open: Opening) {
         }
     };
     let summary = d.summary();
+    d.core().close().await;
     d.core().end(&reason, &summary);
     d.core().count_end(class);
 }
@@ -254,6 +256,16 @@ async fn start(
 }
 
 impl Core {
+    /// Closes both legs in an orderly way: a TLS leg sends its close_notify (clients such
+    /// as OpenSSL take a TLS stream that just stops for a truncation attack), a TCP leg
+    /// its FIN. Bounded: a peer that does not read gets a second at most.
+    pub async fn close(&mut self) {
+        let limit = Duration::from_secs(1);
+        for leg in [&mut self.client, &mut self.server] {
+            let _ = tokio::time::timeout(limit, leg.stream.shutdown()).await;
+        }
+    }
+
     /// The end line: why, who, the driver's counts, bytes each way and duration.
     pub fn end(&mut self, reason: &str, summary: &str) {
         let line = format!(
