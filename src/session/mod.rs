@@ -147,9 +147,10 @@ pub async fn run<D: Driver>(open: Opening) {
         }
     };
     let summary = d.summary();
-    d.core().close().await;
     d.core().end(&reason, &summary);
     d.core().count_end(class);
+    // After the end line: a client that sees the connection end finds the session logged.
+    d.core().close().await;
 }
 
 /// Opens the session log and both legs (see `legs`). A session that is relayed end to
