@@ -297,13 +297,13 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let c = cfg(
-            "leaf_cache_entries = 0\nbypass = [\"not a name!\"]\n[sni_map]\n\"10.0.0.1\" = \"bad name!\"\n\"x\" = \"a.example\"\n[listener_mode]\n\"[::]:1\" = \"intercept\"\n",
+            "leaf_cache_entries = 0\nbypass = [\"not a name!\"]\n[sni_map]\n\"198.18.0.1\" = \"bad name!\"\n\"x\" = \"a.example\"\n[listener_mode]\n\"[::]:1\" = \"intercept\"\n",
         );
         let keys: Vec<String> = c.validate(&[]).into_iter().map(|e| e.key).collect();
         assert!(keys.contains(&"tls.leaf_cache_entries".into()), "{keys:?}");
         assert!(keys.contains(&"tls.bypass".into()), "{keys:?}");
         assert!(
-            keys.contains(&"tls.sni_map.\"10.0.0.1\"".into()),
+            keys.contains(&"tls.sni_map.\"198.18.0.1\"".into()),
             "{keys:?}"
         );
         assert!(keys.contains(&"tls.sni_map.\"x\"".into()), "{keys:?}");
