@@ -6,13 +6,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use portcullis::app::App;
 use portcullis::config::Config;
 use portcullis::server::Server;
+
+mod wire;
+use wire::Client;
 
 const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
@@ -122,50 +125,6 @@ upstream = "{upstream}"
 
     async fn shutdown(&mut self) -> bool {
         self.server.take().unwrap().shutdown().await
-    }
-}
-
-/// A client connection that reads line by line.
-struct Client(BufReader<TcpStream>);
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        Client(BufReader::new(TcpStream::connect(addr).await.unwrap()))
-    }
-
-    async fn send(&mut self, s: &str) {
-        self.0.get_mut().write_all(s.as_bytes()).await.unwrap();
-    }
-
-    async fn line(&mut self) -> String {
-        let mut l = String::new();
-        tokio::time::timeout(Duration::from_secs(10), self.0.read_line(&mut l))
-            .await
-            .expect("an answer within 10 s")
-            .unwrap();
-        l
-    }
-
-    /// Everything until the connection closes.
-    async fn rest(&mut self) -> String {
-        let mut v = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), self.0.read_to_end(&mut v))
-            .await
-            .expect("closed within 10 s")
-            .unwrap();
-        String::from_utf8_lossy(&v).into_owned()
-    }
-
-    /// A dot-terminated block.
-    async fn block(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let l = self.line().await;
-            if l.is_empty() || l == ".\r\n" {
-                return all;
-            }
-            all.push_str(&l);
-        }
     }
 }
 

@@ -309,56 +309,6 @@ fn promtool(scrape: &str) -> String {
     }
 }
 
-/// A client connection that reads line by line.
-struct Client(BufReader<TcpStream>);
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        Client(BufReader::new(TcpStream::connect(addr).await.unwrap()))
-    }
-
-    async fn send(&mut self, s: &str) {
-        self.0.get_mut().write_all(s.as_bytes()).await.unwrap();
-    }
-
-    async fn line(&mut self) -> String {
-        let mut l = String::new();
-        tokio::time::timeout(Duration::from_secs(20), self.0.read_line(&mut l))
-            .await
-            .expect("an answer within 20 s")
-            .unwrap();
-        l
-    }
-
-    /// Sends a command and returns the last line of the reply.
-    async fn ask(&mut self, cmd: &str) -> String {
-        self.send(cmd).await;
-        loop {
-            let l = self.line().await;
-            if l.len() < 4 || l.as_bytes()[3] != b'-' {
-                return l;
-            }
-        }
-    }
-
-    async fn block(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let l = self.line().await;
-            if l.is_empty() || l == ".\r\n" {
-                return all;
-            }
-            all.push_str(&l);
-        }
-    }
-
-    async fn rest(&mut self) -> String {
-        let mut v = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.0.read_to_end(&mut v)).await;
-        String::from_utf8_lossy(&v).into_owned()
-    }
-}
-
 fn open_gate() -> Arc<Semaphore> {
     Arc::new(Semaphore::new(1000))
 }
@@ -367,9 +317,11 @@ fn message(subject: &str, body: &str) -> String {
     format!("From: a@example.org\r\nTo: b@example.org\r\nSubject: {subject}\r\n\r\n{body}\r\n")
 }
 
-#[path = "admin/kill.rs"]
+#[path = "service/kill.rs"]
 mod kill;
-#[path = "admin/metrics.rs"]
+mod wire;
+use wire::Client;
+#[path = "service/metrics.rs"]
 mod metrics;
-#[path = "admin/reload.rs"]
+#[path = "service/reload.rs"]
 mod reload;
