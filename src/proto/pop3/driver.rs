@@ -140,7 +140,7 @@ impl Pop3 {
         self.settle().await?;
         let line = self.server_line().await?;
         match codec::parse_status(&line) {
-            Some(st) => Ok((st, listing::clean_status(&line))),
+            Some(st) => Ok((st, listing::clean_status(line))),
             None => Err(ProxyError::protocol(
                 Side::Server,
                 format!(
