@@ -265,39 +265,6 @@ fn ambiguity(headers: &[mail_parser::Header]) -> Option<String> {
     None
 }
 
-fn base64_value(c: u8) -> Option<u32> {
-    Some(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    } as u32)
-}
-
-/// Decodes base64 up to the first '=' and skips anything outside the alphabet.
-pub fn base64_decode_any(input: &[u8]) -> Vec<u8> {
-    let val = base64_value;
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in input {
-        if c == b'=' {
-            break;
-        }
-        if let Some(v) = val(c) {
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-    }
-    out
-}
-
 /// Header facts used in notices, quarantine records and session logs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {

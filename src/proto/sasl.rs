@@ -1,7 +1,7 @@
 //! Logins without I/O: what a server's answer to a login means, and the user name read
 //! out of SASL responses (RFC 4616 PLAIN, the LOGIN mechanism) for session logs and login
 //! limits. The password is never kept.
-use crate::message::mime::base64_decode_any;
+use crate::message::decode::base64;
 
 /// What the server's answer to a login attempt means (each protocol's codec decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub fn user_in_response(mech: &str, step: usize, data: &[u8]) -> Option<String> 
     if data == b"=" || data == b"*" {
         return None;
     }
-    let decoded = base64_decode_any(data);
+    let decoded = base64::decode_all(data);
     let user = match (mech.to_ascii_uppercase().as_str(), step) {
         // authzid \0 authcid \0 password
         ("PLAIN", _) => decoded.split(|&b| b == 0).nth(1).map(|u| u.to_vec()),

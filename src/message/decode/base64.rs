@@ -131,6 +131,15 @@ pub fn decode(input: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<usize, Trun
     Ok(d.junk)
 }
 
+/// Decodes all of `input` leniently into a new buffer (base64 never grows, so the output
+/// is bounded by the input).
+pub fn decode_all(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
+    // The cap is never reached: four characters give at most three bytes.
+    let _ = decode(input, &mut out, input.len());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::items::{Item, ItemKind, Partial, Section, SectionText};
-use crate::message::mime::{PartRanges, PartShape, base64_decode_any, part_ranges};
+use crate::message::mime::{PartRanges, PartShape, part_ranges};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SectionError {
@@ -181,7 +181,7 @@ fn decode<'a>(header: &[u8], body: &'a [u8]) -> Result<Cow<'a, [u8]>, SectionErr
         .map(|v| v.trim().to_string())
         .unwrap_or_default();
     match cte.as_str() {
-        "base64" => Ok(Cow::Owned(base64_decode_any(body))),
+        "base64" => Ok(Cow::Owned(crate::message::decode::base64::decode_all(body))),
         "quoted-printable" => {
             let mut out = Vec::with_capacity(body.len());
             match crate::message::decode::qp::decode(body, &mut out, body.len()) {
