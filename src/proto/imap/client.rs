@@ -272,12 +272,16 @@ impl Imap {
             }
             Kind::Select { mailbox, .. } => {
                 self.mailbox = None;
+                self.copy = None;
                 self.uid_validity_seen = None;
                 self.forward_tagged(parts, &tag, Waiting::Select { mailbox })
                     .await
             }
             Kind::Enable { capabilities } => self.enable(&tag, parts, &capabilities).await,
-            Kind::Fetch { .. } => self.fetch_command(&tag, parts).await,
+            Kind::Fetch { set, .. } => {
+                let have_copy = self.copy_matches(cmd.uid, &set);
+                self.fetch_command(&tag, parts, have_copy).await
+            }
             ref k => {
                 let what = Self::kind_waiting(k);
                 self.forward_tagged(parts, &tag, what).await
@@ -286,10 +290,15 @@ impl Imap {
     }
 
     /// FETCH: reshaped so that content is asked for whole (see `plan`).
-    async fn fetch_command(&mut self, tag: &str, mut parts: Vec<Part>) -> Result<(), ProxyError> {
+    async fn fetch_command(
+        &mut self,
+        tag: &str,
+        mut parts: Vec<Part>,
+        have_copy: bool,
+    ) -> Result<(), ProxyError> {
         let mut plan = Plan::default();
         if let [Part::Line(line)] = parts.as_slice()
-            && let Some((new, p)) = plan::rewrite(line)
+            && let Some((new, p)) = plan::rewrite(line, have_copy)
         {
             parts = vec![Part::Line(new)];
             plan = p;

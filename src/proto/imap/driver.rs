@@ -79,6 +79,7 @@ pub(super) enum Waiting {
     Fetch { plan: Plan, refused: Option<String> },
     Idle,
     Append,
+    Logout,
     Other,
 }
 
@@ -123,6 +124,8 @@ impl ReadBuf {
 pub(super) struct Stats {
     pub verdicts: BTreeMap<&'static str, u64>,
     pub cache_hits: u64,
+    /// Pieces served from the session's copy of a message.
+    pub copy_hits: u64,
     pub appends: u64,
 }
 
@@ -145,6 +148,10 @@ pub struct Imap {
     /// The server takes `{n+}` literals of any size (LITERAL+) or up to 4096 (LITERAL-).
     pub(super) upstream_literal: Option<u64>,
     pub(super) stats: Stats,
+    /// The message the client fetches in pieces (see `safe::Copy`).
+    pub(super) copy: Option<super::safe::Copy>,
+    /// The client logged out: the server closing the connection is the normal end.
+    pub(super) logged_out: bool,
     pub(super) cbuf: ReadBuf,
     pub(super) sbuf: ReadBuf,
     greeted: bool,
@@ -173,6 +180,8 @@ impl Driver for Imap {
             uid_validity_seen: None,
             upstream_literal: None,
             stats: Stats::default(),
+            logged_out: false,
+            copy: None,
             cbuf: ReadBuf::default(),
             sbuf: ReadBuf::default(),
             greeted: false,
@@ -210,9 +219,10 @@ impl Driver for Imap {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         format!(
-            "verdicts=[{}] cache_hits={} appends={}",
+            "verdicts=[{}] cache_hits={} copy_hits={} appends={}",
             counts.join(","),
             self.stats.cache_hits,
+            self.stats.copy_hits,
             self.stats.appends
         )
     }
@@ -278,6 +288,9 @@ impl Imap {
                 continue;
             }
             match self.input().await? {
+                Input::Client(0) | Input::Server(0) if self.logged_out => {
+                    return Ok(Flow::End("logout"));
+                }
                 Input::Client(0) => return Ok(Flow::End("client closed the connection")),
                 Input::Server(0) => return Ok(Flow::End("server closed the connection")),
                 Input::Client(n) => {
@@ -359,6 +372,7 @@ impl Imap {
             },
             Kind::Idle => Waiting::Idle,
             Kind::Append { .. } => Waiting::Append,
+            Kind::Logout => Waiting::Logout,
             _ => Waiting::Other,
         }
     }

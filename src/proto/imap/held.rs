@@ -10,13 +10,11 @@ use super::driver::{Ev, Imap, Waiting};
 use super::fetch::{FetchTracker, LineReport, Role};
 use super::framing::Event;
 use super::items::Item;
-use super::plan::{Plan, header_only, response_name};
-use super::safe::{Fetched, Safe};
-use super::section;
+use super::plan::{Plan, header_only};
+use super::safe::{Copy, Fetched, Safe};
 use crate::app::App;
 use crate::error::{ProxyError, Side};
 use crate::session::Conn;
-use crate::session::deliver::CHUNK;
 use crate::session::hold::{Comfort, Hold, Judgement};
 use crate::verdict_cache::{MessageKey, Remembered};
 
@@ -35,7 +33,7 @@ impl Comfort for Keepalive<'_> {
 
 /// A value of the held response the proxy fills in.
 #[derive(Debug)]
-enum Hole {
+pub(super) enum Hole {
     /// The whole message; `ours`: asked for by the proxy only, so left out.
     Whole { ours: bool },
     /// Served from the safe version.
@@ -53,9 +51,9 @@ enum Lit {
 }
 
 /// The response so far: its text with holes where values go.
-struct Held {
-    text: Vec<u8>,
-    holes: Vec<(usize, Hole)>,
+pub(super) struct Held {
+    pub(super) text: Vec<u8>,
+    pub(super) holes: Vec<(usize, Hole)>,
     skip_space: bool,
     limit: usize,
 }
@@ -82,9 +80,14 @@ impl Held {
 
     /// Removes the `BODY[] ` the proxy asked for, before its value.
     fn drop_our_name(&mut self) {
-        let n = self.text.len();
-        if n >= 7 && self.text[n - 7..].eq_ignore_ascii_case(b"BODY[] ") {
-            self.text.truncate(n - 7);
+        self.drop_name(b"BODY[] ");
+    }
+
+    /// Removes an item name (with its space) the proxy asked for, before its value.
+    fn drop_name(&mut self, name: &[u8]) {
+        let (n, k) = (self.text.len(), name.len());
+        if n >= k && self.text[n - k..].eq_ignore_ascii_case(name) {
+            self.text.truncate(n - k);
             if self.text.last() == Some(&b' ') {
                 self.text.pop();
             } else {
@@ -189,6 +192,10 @@ impl<'p> Fetching<'p> {
         self.held.put(&bytes[pos..lit.announce_at])?;
         let announce = &bytes[lit.announce_at..];
         self.lit = match lit.role {
+            Role::Content(item) if plan.probe && is_probe(&item) => {
+                self.held.drop_name(b"BODY[]<0> ");
+                Lit::Drop
+            }
             Role::NotContent => Lit::Keep,
             Role::Content(item) if header_only(&item) => Lit::Keep,
             Role::Content(item) if item.is_whole_message() && self.body.is_none() => {
@@ -228,6 +235,16 @@ impl<'p> Fetching<'p> {
         let scan = self.remembered.is_none();
         self.body = Some(Hold::begin_with(app, limit, Some(size), scan).await);
     }
+}
+
+/// The `BODY[]<0>` value of the proxy's `BODY[]<0.1>`.
+fn is_probe(item: &Item) -> bool {
+    item.kind == super::items::ItemKind::Body
+        && item
+            .section
+            .as_ref()
+            .is_some_and(|s| s.parts.is_empty() && s.text.is_none())
+        && item.partial.is_some_and(|p| p.origin == 0)
 }
 
 /// The bytes of a quoted string (or nothing for NIL).
@@ -337,19 +354,13 @@ impl Imap {
                 .log
                 .event("fetch", &format!("seq={} {n}", f.seq));
         }
-        if f.held.holes.is_empty() {
+        let uid = f.tracker.summary().uid;
+        let for_copy = plan.from_copy && uid.is_some() && f.body.is_none();
+        if f.held.holes.is_empty() && !for_copy {
             return self.send_client(&f.held.text).await;
         }
-        let uid = f.tracker.summary().uid;
         let Some(mut hold) = f.body.take() else {
-            self.core.ctx.log.event(
-                "fetch",
-                &format!(
-                    "seq={} content without the whole message: served as NIL",
-                    f.seq
-                ),
-            );
-            return self.render(&f.held, None, plan).await;
+            return self.serve_from_copy(&f.held, f.seq, uid, plan).await;
         };
         let judged = match &f.remembered {
             Some(r) => Judgement {
@@ -380,8 +391,66 @@ impl Imap {
                 self.refuse_fetch(why);
                 Ok(())
             }
-            safe => self.render(&f.held, Some((&mut hold, safe)), plan).await,
+            mut safe => {
+                let r = self
+                    .render(&f.held, Some((&mut hold.spool, &mut safe)), plan)
+                    .await;
+                let pieces = !plan.served.is_empty()
+                    || f.held
+                        .holes
+                        .iter()
+                        .any(|(_, h)| matches!(h, Hole::Section(_)));
+                if let (true, Some(uid)) = (pieces, uid) {
+                    self.keep_copy(uid, f.seq, &mut hold, safe);
+                }
+                r
+            }
         }
+    }
+
+    /// Keeps a message the client fetches in pieces, for its next pieces.
+    fn keep_copy(&mut self, uid: u32, seq: u32, hold: &mut Hold<'_>, safe: Safe) {
+        let Some(sel) = &self.mailbox else {
+            return;
+        };
+        let dir = &self.core.ctx.app.cfg.general.spool_dir;
+        let spool = std::mem::replace(&mut hold.spool, crate::message::spool::Spool::new(0, dir));
+        self.copy = Some(Copy {
+            uid,
+            seq: Some(seq),
+            mailbox: sel.name.clone(),
+            uid_validity: sel.uid_validity,
+            spool,
+            safe,
+        });
+    }
+
+    /// A response with content but without the whole message: served from the session's
+    /// copy when it is that message, else its content values are `NIL`.
+    async fn serve_from_copy(
+        &mut self,
+        held: &Held,
+        seq: u32,
+        uid: Option<u32>,
+        plan: &Plan,
+    ) -> Result<(), ProxyError> {
+        let matches = |c: &Copy| match uid {
+            Some(u) => c.uid == u,
+            None => c.seq == Some(seq),
+        };
+        if let Some(mut c) = self.copy.take().filter(|c| plan.from_copy && matches(c)) {
+            let r = self
+                .render(held, Some((&mut c.spool, &mut c.safe)), plan)
+                .await;
+            self.copy = Some(c);
+            self.stats.copy_hits += 1;
+            return r;
+        }
+        self.core.ctx.log.event(
+            "fetch",
+            &format!("seq={seq} content without the whole message: served as NIL"),
+        );
+        self.render(held, None, plan).await
     }
 
     /// The FETCH in flight ends with a temporary NO (its response for this message is
@@ -393,121 +462,5 @@ impl Imap {
                 return;
             }
         }
-    }
-
-    /// Sends the held response with its holes filled from the safe version.
-    async fn render(
-        &mut self,
-        held: &Held,
-        safe: Option<(&mut Hold<'_>, Safe)>,
-        plan: &Plan,
-    ) -> Result<(), ProxyError> {
-        let max_parts = self.core.ctx.app.cfg.scan.builtin.max_parts;
-        let mut w = Writer {
-            conn: &mut self.core.client,
-            out: Vec::with_capacity(held.text.len() + 256),
-        };
-        // Owners of what the slices below borrow (declared so that views drop first).
-        let (orig_head, mut tagged, notice): (Vec<u8>, crate::message::spool::Spool, Vec<u8>);
-        let (orig_view, tagged_view);
-        let (whole, base): ([&[u8]; 2], Option<&[u8]>) = match safe {
-            None => ([&[], &[]], None),
-            Some((hold, Safe::Original { head, body_offset })) => {
-                orig_head = head;
-                orig_view = hold.spool.to_bytes().map_err(ProxyError::io(Side::Local))?;
-                let v: &[u8] = &orig_view;
-                let from = usize::try_from(body_offset)
-                    .unwrap_or(usize::MAX)
-                    .min(v.len());
-                ([orig_head.as_slice(), &v[from..]], Some(v))
-            }
-            Some((_, Safe::Tagged(s))) => {
-                tagged = s;
-                tagged_view = tagged.to_bytes().map_err(ProxyError::io(Side::Local))?;
-                let v: &[u8] = &tagged_view;
-                ([&[], v], Some(v))
-            }
-            Some((_, Safe::Notice(n))) => {
-                notice = n;
-                ([&[], &notice], Some(&notice[..]))
-            }
-            Some((_, Safe::Refused(_))) => return Ok(()),
-        };
-        let text = &held.text;
-        let mut at = 0;
-        for (pos, hole) in &held.holes {
-            w.put(&text[at..*pos]).await?;
-            at = *pos;
-            match (hole, base) {
-                (Hole::Whole { ours: true }, _) => {}
-                (Hole::Whole { ours: false }, Some(_)) => w.literal(&whole).await?,
-                (Hole::Section(item), Some(b)) => w.section(b, item, max_parts).await?,
-                _ => w.put(b"NIL").await?,
-            }
-        }
-        let close = text.iter().rposition(|&b| b == b')').filter(|&c| c >= at);
-        match (close, base) {
-            (Some(c), Some(b)) if !plan.served.is_empty() => {
-                w.put(&text[at..c]).await?;
-                for item in &plan.served {
-                    w.put(format!(" {} ", response_name(item)).as_bytes())
-                        .await?;
-                    w.section(b, item, max_parts).await?;
-                }
-                w.put(&text[c..]).await?;
-            }
-            _ => w.put(&text[at..]).await?,
-        }
-        w.flush().await
-    }
-}
-
-/// Writes a response in pieces of about `CHUNK`, large values straight from where they are.
-struct Writer<'c> {
-    conn: &'c mut Conn,
-    out: Vec<u8>,
-}
-
-impl Writer<'_> {
-    async fn put(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        if data.len() >= CHUNK {
-            self.flush().await?;
-            return self.conn.send(data).await;
-        }
-        self.out.extend_from_slice(data);
-        if self.out.len() >= CHUNK {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn literal(&mut self, pieces: &[&[u8]]) -> Result<(), ProxyError> {
-        let n: usize = pieces.iter().map(|p| p.len()).sum();
-        self.put(format!("{{{n}}}\r\n").as_bytes()).await?;
-        for p in pieces {
-            self.put(p).await?;
-        }
-        Ok(())
-    }
-
-    /// A section or range of `base`; `NIL` for a part the message does not have.
-    async fn section(
-        &mut self,
-        base: &[u8],
-        item: &Item,
-        max_parts: usize,
-    ) -> Result<(), ProxyError> {
-        match section::serve(base, item, max_parts) {
-            Ok(b) => self.literal(&[&b]).await,
-            Err(_) => self.put(b"NIL").await,
-        }
-    }
-
-    async fn flush(&mut self) -> Result<(), ProxyError> {
-        if !self.out.is_empty() {
-            self.conn.send(&self.out).await?;
-            self.out.clear();
-        }
-        Ok(())
     }
 }

@@ -25,6 +25,7 @@ pub mod reader;
 pub mod response;
 mod safe;
 pub mod section;
+mod serve;
 mod server;
 
 pub use driver::Imap;

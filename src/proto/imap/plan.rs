@@ -18,13 +18,19 @@ pub struct Plan {
     pub added_whole: bool,
     /// The client's items the server was not asked for: served from the safe version.
     pub served: Vec<Item>,
+    /// The items are served from the session's copy of the message, which the server is
+    /// not asked for again.
+    pub from_copy: bool,
+    /// The proxy asked for `BODY[]<0.1>` only for its effect (`\Seen`, as the client's
+    /// item would set it); its value is removed from the response.
+    pub probe: bool,
 }
 
 impl Plan {
     /// Whether responses must be matched to this command (only one such FETCH may be in
     /// flight at a time).
     pub fn reshapes(&self) -> bool {
-        self.added_whole || !self.served.is_empty()
+        self.added_whole || self.probe || !self.served.is_empty()
     }
 }
 
@@ -55,7 +61,9 @@ fn sets_seen(item: &Item) -> bool {
 
 /// The FETCH command line as it goes to the server, and its plan; `None` when the line
 /// passes unchanged (no content asked for, or an item list the proxy cannot read).
-pub fn rewrite(line: &[u8]) -> Option<(Vec<u8>, Plan)> {
+/// `have_copy`: the session holds the message the command names, so pieces of it are
+/// served from there and the server is not asked for the whole message again.
+pub fn rewrite(line: &[u8], have_copy: bool) -> Option<(Vec<u8>, Plan)> {
     let (text, announce) = split_line(line);
     if announce.is_some() {
         return None;
@@ -107,7 +115,13 @@ pub fn rewrite(line: &[u8]) -> Option<(Vec<u8>, Plan)> {
     if !content {
         return None;
     }
-    if !plan.served.is_empty() && !seen_whole {
+    if !plan.served.is_empty() && !seen_whole && peek_whole.is_none() && have_copy {
+        plan.from_copy = true;
+        if seen {
+            kept.push(b"BODY[]<0.1>");
+            plan.probe = true;
+        }
+    } else if !plan.served.is_empty() && !seen_whole {
         match peek_whole {
             // The client's own BODY.PEEK[] becomes BODY[]: one value, and \Seen set as
             // the client's other item would set it.

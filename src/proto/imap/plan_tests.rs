@@ -1,7 +1,7 @@
 use super::*;
 
 fn rw(line: &str) -> Option<(String, Plan)> {
-    rewrite(line.as_bytes()).map(|(l, p)| (String::from_utf8(l).unwrap(), p))
+    rewrite(line.as_bytes(), false).map(|(l, p)| (String::from_utf8(l).unwrap(), p))
 }
 
 fn names(p: &Plan) -> Vec<String> {
@@ -77,4 +77,18 @@ fn response_names_follow_the_server_form() {
     assert_eq!(n("BINARY.PEEK[1]<5.6>"), "BINARY[1]<5>");
     assert_eq!(n("body.peek[2.text]"), "BODY[2.TEXT]");
     assert_eq!(n("RFC822.TEXT"), "RFC822.TEXT");
+}
+
+#[test]
+fn pieces_of_a_held_copy_are_not_asked_for_again() {
+    let (l, p) = rewrite(b"t UID FETCH 7 (UID BODY.PEEK[]<65536.65536>)\r\n", true).unwrap();
+    assert_eq!(String::from_utf8(l).unwrap(), "t UID FETCH 7 (UID)\r\n");
+    assert!(p.from_copy && !p.probe && !p.added_whole);
+    assert!(p.reshapes());
+    let (l, p) = rewrite(b"t FETCH 7 BODY[TEXT]<0.10>\r\n", true).unwrap();
+    assert_eq!(
+        String::from_utf8(l).unwrap(),
+        "t FETCH 7 (UID BODY[]<0.1>)\r\n"
+    );
+    assert!(p.from_copy && p.probe, "the server still sets \\Seen");
 }

@@ -22,6 +22,18 @@ pub(super) enum Safe {
     Refused(String),
 }
 
+/// The last message a client fetched in pieces, kept with its safe version so the next
+/// pieces are served without fetching it again (clients fetch large messages in ranges).
+pub(super) struct Copy {
+    pub uid: u32,
+    /// Its sequence number, until an expunge may have changed it.
+    pub seq: Option<u32>,
+    pub mailbox: String,
+    pub uid_validity: Option<u32>,
+    pub spool: Spool,
+    pub safe: Safe,
+}
+
 /// Where a fetched message came from, for its log line.
 pub(super) struct Fetched {
     pub seq: u32,
@@ -32,6 +44,15 @@ pub(super) struct Fetched {
 }
 
 impl Imap {
+    /// Whether the session's copy is the message a FETCH of `set` names.
+    pub(super) fn copy_matches(&self, uid: bool, set: &str) -> bool {
+        let (Some(c), Some(sel), Ok(n)) = (&self.copy, &self.mailbox, set.parse::<u32>()) else {
+            return false;
+        };
+        let same = c.mailbox == sel.name && c.uid_validity == sel.uid_validity;
+        same && if uid { c.uid == n } else { c.seq == Some(n) }
+    }
+
     /// The message key of UID `uid` in the selected mailbox, when the session knows it.
     pub(super) fn message_key(&self, uid: Option<u32>) -> Option<MessageKey> {
         let sel = self.mailbox.as_ref()?;

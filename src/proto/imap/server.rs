@@ -78,6 +78,11 @@ impl Imap {
                 code: Some(Code::UidValidity(v)),
                 ..
             } => self.uid_validity_seen = Some(*v),
+            Response::Expunge(_) | Response::Vanished { .. } => {
+                if let Some(c) = self.copy.as_mut() {
+                    c.seq = None;
+                }
+            }
             _ => {}
         }
         if matches!(
@@ -180,6 +185,7 @@ impl Imap {
                 *line = reply(tag, "NO [UNAVAILABLE]", &why);
             }
             Waiting::Idle => self.idling = false,
+            Waiting::Logout => self.logged_out = true,
             _ => {}
         }
         None
