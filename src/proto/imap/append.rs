@@ -1,9 +1,10 @@
 //! APPEND: the proxy answers the client's `+` itself, holds the message, judges it, and
 //! only then sends the command upstream. A clean message is stored byte-identical; a
 //! message the submission policy refuses gets a tagged NO and the server stores nothing.
-use super::client::{Part, announce_literal, eol_of, reply};
+use super::client::{Part, reply};
 use super::command::{Command, Kind};
 use super::driver::{Imap, Pending, Waiting};
+use super::forward::{announce_literal, eol_of};
 use super::framing::{Announce, Event};
 use super::held::Keepalive;
 use super::lex::split_line;

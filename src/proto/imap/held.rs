@@ -11,7 +11,7 @@ use super::fetch::{FetchTracker, LineReport, Role};
 use super::framing::Event;
 use super::items::Item;
 use super::plan::{Plan, header_only};
-use super::safe::{Copy, Fetched, Safe};
+use super::safe::{Fetched, Safe};
 use crate::app::App;
 use crate::error::{ProxyError, Side};
 use crate::session::Conn;
@@ -169,7 +169,7 @@ impl<'p> Fetching<'p> {
                     if ours {
                         self.held.drop_our_name();
                     }
-                    let data = unquote(value);
+                    let data = super::lex::unquote(value);
                     self.start_body(app, base, data.len() as u64).await;
                     if let Some(h) = self.body.as_mut() {
                         h.take(&data).await;
@@ -192,7 +192,7 @@ impl<'p> Fetching<'p> {
         self.held.put(&bytes[pos..lit.announce_at])?;
         let announce = &bytes[lit.announce_at..];
         self.lit = match lit.role {
-            Role::Content(item) if plan.probe && is_probe(&item) => {
+            Role::Content(item) if plan.probe && super::plan::is_probe(&item) => {
                 self.held.drop_name(b"BODY[]<0> ");
                 Lit::Drop
             }
@@ -235,34 +235,6 @@ impl<'p> Fetching<'p> {
         let scan = self.remembered.is_none();
         self.body = Some(Hold::begin_with(app, limit, Some(size), scan).await);
     }
-}
-
-/// The `BODY[]<0>` value of the proxy's `BODY[]<0.1>`.
-fn is_probe(item: &Item) -> bool {
-    item.kind == super::items::ItemKind::Body
-        && item
-            .section
-            .as_ref()
-            .is_some_and(|s| s.parts.is_empty() && s.text.is_none())
-        && item.partial.is_some_and(|p| p.origin == 0)
-}
-
-/// The bytes of a quoted string (or nothing for NIL).
-fn unquote(v: &[u8]) -> Vec<u8> {
-    let Some(inner) = v.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")) else {
-        return Vec::new();
-    };
-    let mut out = Vec::with_capacity(inner.len());
-    let mut esc = false;
-    for &b in inner {
-        if b == b'\\' && !esc {
-            esc = true;
-            continue;
-        }
-        esc = false;
-        out.push(b);
-    }
-    out
 }
 
 impl Imap {
@@ -406,51 +378,6 @@ impl Imap {
                 r
             }
         }
-    }
-
-    /// Keeps a message the client fetches in pieces, for its next pieces.
-    fn keep_copy(&mut self, uid: u32, seq: u32, hold: &mut Hold<'_>, safe: Safe) {
-        let Some(sel) = &self.mailbox else {
-            return;
-        };
-        let dir = &self.core.ctx.app.cfg.general.spool_dir;
-        let spool = std::mem::replace(&mut hold.spool, crate::message::spool::Spool::new(0, dir));
-        self.copy = Some(Copy {
-            uid,
-            seq: Some(seq),
-            mailbox: sel.name.clone(),
-            uid_validity: sel.uid_validity,
-            spool,
-            safe,
-        });
-    }
-
-    /// A response with content but without the whole message: served from the session's
-    /// copy when it is that message, else its content values are `NIL`.
-    async fn serve_from_copy(
-        &mut self,
-        held: &Held,
-        seq: u32,
-        uid: Option<u32>,
-        plan: &Plan,
-    ) -> Result<(), ProxyError> {
-        let matches = |c: &Copy| match uid {
-            Some(u) => c.uid == u,
-            None => c.seq == Some(seq),
-        };
-        if let Some(mut c) = self.copy.take().filter(|c| plan.from_copy && matches(c)) {
-            let r = self
-                .render(held, Some((&mut c.spool, &mut c.safe)), plan)
-                .await;
-            self.copy = Some(c);
-            self.stats.copy_hits += 1;
-            return r;
-        }
-        self.core.ctx.log.event(
-            "fetch",
-            &format!("seq={seq} content without the whole message: served as NIL"),
-        );
-        self.render(held, None, plan).await
     }
 
     /// The FETCH in flight ends with a temporary NO (its response for this message is

@@ -145,6 +145,24 @@ pub fn spans(text: &[u8], each: &mut dyn FnMut(Tok, std::ops::Range<usize>)) {
     }
 }
 
+/// The bytes of a quoted string (or nothing for NIL).
+pub fn unquote(v: &[u8]) -> Vec<u8> {
+    let Some(inner) = v.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(inner.len());
+    let mut esc = false;
+    for &b in inner {
+        if b == b'\\' && !esc {
+            esc = true;
+            continue;
+        }
+        esc = false;
+        out.push(b);
+    }
+    out
+}
+
 /// The unescaped string and how many bytes it took, closing quote included.
 fn quoted(s: &[u8]) -> (Vec<u8>, usize) {
     let mut v = Vec::new();

@@ -186,6 +186,16 @@ pub fn response_name(item: &Item) -> String {
     s
 }
 
+/// The `BODY[]<0>` value of the proxy's `BODY[]<0.1>`.
+pub fn is_probe(item: &Item) -> bool {
+    item.kind == ItemKind::Body
+        && item
+            .section
+            .as_ref()
+            .is_some_and(|s| s.parts.is_empty() && s.text.is_none())
+        && item.partial.is_some_and(|p| p.origin == 0)
+}
+
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
