@@ -25,7 +25,7 @@ pub fn value(c: u8) -> Option<u8> {
 
 /// Whether `c` belongs to the base64 alphabet (padding excluded).
 #[inline]
-pub fn is_alphabet(c: u8) -> bool {
+pub const fn is_alphabet(c: u8) -> bool {
     TABLE[c as usize] != INVALID
 }
 
