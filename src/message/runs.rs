@@ -220,7 +220,11 @@ fn emit(
     let text = &s[r];
     let mut out = Vec::new();
     let res = if kind == "base64" {
-        let sig = text.iter().filter(|c| !c.is_ascii_whitespace()).count();
+        let sig = text
+            .iter()
+            .filter(|c| !c.is_ascii_whitespace())
+            .take(MIN_RUN)
+            .count();
         if sig < MIN_RUN {
             return Ok(true);
         }
