@@ -213,9 +213,24 @@ fn same_body(data: &[u8], span: &Range<usize>, exact: &[Range<usize>]) -> bool {
     })
 }
 
-/// Whether a CR that is not followed by LF appears (checked only up to the first one).
+/// Whether a CR that is not followed by LF appears. CRLF text has a CR on every line, so
+/// rather than stop at each one the pairs are compared in branch-free blocks.
 fn has_bare_cr(data: &[u8]) -> bool {
-    memchr::memchr_iter(b'\r', data).any(|i| data.get(i + 1) != Some(&b'\n'))
+    const BLOCK: usize = 4096;
+    if data.last() == Some(&b'\r') {
+        return true;
+    }
+    let pairs = data.len().saturating_sub(1);
+    (0..pairs).step_by(BLOCK).any(|s| {
+        let e = (s + BLOCK).min(pairs);
+        data[s..e]
+            .iter()
+            .zip(&data[s + 1..e + 1])
+            .fold(0u8, |acc, (&a, &b)| {
+                acc | ((a == b'\r') & (b != b'\n')) as u8
+            })
+            != 0
+    })
 }
 
 fn to_usize(v: u64) -> usize {
@@ -260,4 +275,25 @@ pub(super) fn name_variants(name: &str) -> impl Iterator<Item = String> + '_ {
 
 fn is_format_char(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_bare_cr;
+
+    #[test]
+    fn bare_cr_is_found_anywhere_even_across_blocks() {
+        let mut crlf = b"line\r\n".repeat(2000);
+        assert!(!has_bare_cr(&crlf));
+        assert!(!has_bare_cr(b""));
+        assert!(has_bare_cr(b"\r"));
+        for at in [0, 4095, 4096, 4097, 8191, crlf.len() - 1] {
+            let mut m = crlf.clone();
+            m.insert(at, b'\r');
+            // Inserted before an LF it would make a CRCRLF: still one bare CR.
+            assert!(has_bare_cr(&m), "bare CR at {at}");
+        }
+        crlf.push(b'\r');
+        assert!(has_bare_cr(&crlf));
+    }
 }

@@ -60,13 +60,26 @@ struct Directory {
 }
 
 pub(super) fn looks_like_zip(data: &[u8]) -> bool {
-    data.starts_with(LOCAL)
-        || data.starts_with(END)
-        || data.starts_with(DESCRIPTOR)
-        || directory(data).is_some()
+    if data.starts_with(LOCAL) || data.starts_with(END) || data.starts_with(DESCRIPTOR) {
+        return true;
+    }
+    // Both readings below need a local header or an end record somewhere: one forward
+    // pass for either rules out almost every part that is no zip.
+    if !has_record(data) {
+        return false;
+    }
+    directory(data).is_some()
         || memmem::find_iter(data, LOCAL)
             .take(PROBES)
             .any(|p| local_header(data, p).is_some())
+}
+
+/// Whether a local header or an end record signature appears anywhere in `data`.
+fn has_record(data: &[u8]) -> bool {
+    memmem::find_iter(data, b"PK").any(|p| {
+        let tail = &data[p..];
+        tail.starts_with(LOCAL) || tail.starts_with(END)
+    })
 }
 
 pub(super) fn walk(w: &mut Walk, data: &[u8], depth: usize) {
