@@ -8,6 +8,7 @@ mod common;
 #[path = "memory.rs"]
 mod memory;
 mod rtt;
+mod tls;
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -670,6 +671,9 @@ fn main() {
     if want("rtt") {
         rtt::rtt_cases(&mut b);
         rtt::pop3_rtt_cases(&mut b);
+    }
+    if want("tls") {
+        tls::cases(&mut b);
     }
 
     let mut md = String::new();

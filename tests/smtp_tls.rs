@@ -190,3 +190,137 @@ s.quit()
     assert!(logs.contains("tls intercepted client="), "{logs}");
     assert!(logs.contains("login ok user=alice"), "{logs}");
 }
+
+/// The message as the client sent it: postfix's trace headers (prepended on delivery) and
+/// portcullis's scan header dropped, LF turned back into CRLF. Returns (scan header, rest).
+fn without_trace(stored: &[u8]) -> (String, Vec<u8>) {
+    let text = String::from_utf8_lossy(stored).into_owned();
+    let mut scan = String::new();
+    let mut rest = stored;
+    let mut in_trace = false;
+    while let Some(eol) = rest.iter().position(|&b| b == b'\n') {
+        let line = &rest[..=eol];
+        let continued = line.starts_with(b" ") || line.starts_with(b"\t");
+        if line.starts_with(b"X-Portcullis-Scan:") {
+            scan = String::from_utf8_lossy(line).trim_end().to_string();
+            in_trace = false;
+        } else if [
+            "Return-Path:",
+            "X-Original-To:",
+            "Delivered-To:",
+            "Received:",
+        ]
+        .iter()
+        .any(|h| line.starts_with(h.as_bytes()))
+        {
+            in_trace = true;
+        } else if !(continued && in_trace) {
+            break;
+        }
+        rest = &rest[eol + 1..];
+    }
+    assert!(rest.len() < stored.len(), "no trace headers in {text}");
+    let mut crlf = Vec::with_capacity(rest.len() + 64);
+    for &b in rest {
+        if b == b'\n' {
+            crlf.push(b'\r');
+        }
+        crlf.push(b);
+    }
+    (scan, crlf)
+}
+
+/// swaks in the client namespace, verifying the server's certificate against `pem` only,
+/// with SNI for the server's name; `tls` is `--tls` (STARTTLS) or `--tlsc` (implicit).
+fn swaks(t: &Topology, pem: &str, tls: &str, port: u16, data: &str) -> (bool, String) {
+    let port = port.to_string();
+    let data = format!("@{data}");
+    let out = t.ns_output(
+        &t.client_ns,
+        &[
+            "swaks",
+            "--server",
+            "mail.portcullis.test",
+            "--port",
+            &port,
+            tls,
+            "--tls-verify",
+            "--tls-ca-path",
+            pem,
+            "--tls-sni",
+            "mail.portcullis.test",
+            "--ehlo",
+            "client.portcullis.test",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            "alicepw",
+            "--from",
+            "sender@example.test",
+            "--to",
+            "alice@example.test",
+            "--data",
+            &data,
+        ],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn swaks_over_starttls_on_587_and_implicit_tls_on_465_trusting_portcullis_ca() {
+    let (t, pem) = setup("stlsswaks", "");
+    for (tls, port) in [("--tls", 587u16), ("--tlsc", 465)] {
+        let subject = format!("swaks{port}");
+        let clean = tricky_message(&subject);
+        let clean_file = t.path(&format!("{subject}.eml")).display().to_string();
+        // swaks ends the data with CRLF "." CRLF whether or not the file ends with CRLF.
+        fs::write(&clean_file, clean.strip_suffix(b"\r\n").unwrap()).unwrap();
+        let (ok, text) = swaks(&t, &pem, tls, port, &clean_file);
+        assert!(ok, "clean over {tls} {port}: {text}");
+        assert!(
+            text.contains("<~  250 2.0.0 Ok: ") && text.contains("queued as"),
+            "{text}"
+        );
+
+        let bad_file = t.path(&format!("bad{port}.eml")).display().to_string();
+        let bad = format!("From: x@example.test\r\nSubject: bad {port}\r\n\r\n{EICAR}\r\n");
+        fs::write(&bad_file, bad).unwrap();
+        let (ok, text) = swaks(&t, &pem, tls, port, &bad_file);
+        assert!(!ok, "EICAR accepted over {tls} {port}: {text}");
+        assert!(
+            text.contains("<~* 554") && !text.contains("queued as"),
+            "{text}"
+        );
+    }
+    let stored = t.wait_stored("alice", 2);
+    assert_eq!(stored.len(), 2, "{}", t.session_logs());
+    for port in [587, 465] {
+        let needle = format!("\nSubject: swaks{port}\n");
+        let m = stored
+            .iter()
+            .find(|m| memchr::memmem::find(m, needle.as_bytes()).is_some())
+            .unwrap_or_else(|| panic!("no stored message for {port}"));
+        let (scan, body) = without_trace(m);
+        assert!(
+            scan.starts_with("X-Portcullis-Scan: clean by portcullis"),
+            "{scan}"
+        );
+        assert!(
+            body == tricky_message(&format!("swaks{port}")),
+            "stored message differs:\n{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let logs = t.session_logs();
+    assert!(logs.contains("tls intercepted after STARTTLS"), "{logs}");
+    assert!(logs.contains("tls intercepted client="), "{logs}");
+    assert!(logs.contains("sni=mail.portcullis.test"), "{logs}");
+    assert!(!logs.contains("EICAR accepted"), "{logs}");
+}
