@@ -13,6 +13,10 @@ use common::*;
 
 #[path = "imap/append.rs"]
 mod append;
+#[path = "imap/bypass.rs"]
+mod bypass;
+#[path = "imap/cache.rs"]
+mod cache;
 #[path = "imap/fetch.rs"]
 mod fetch;
 #[path = "imap/hostile.rs"]
@@ -64,8 +68,8 @@ def literal(M, uid, item):
     assert typ == 'OK', (item, typ, d)
     lits = [x[1] for x in d if isinstance(x, tuple)]
     if not lits:
-        # An empty section or a partial past the end comes back as "".
-        assert any(isinstance(x, bytes) and b'""' in x for x in d), (item, d)
+        # An empty or missing section, or a partial past the end, comes back as "" or NIL.
+        assert any(isinstance(x, bytes) and (b'""' in x or b'NIL' in x) for x in d), (item, d)
         return b''
     assert len(lits) == 1, (item, d)
     return lits[0]
@@ -123,6 +127,25 @@ class Raw:
             if l.startswith(tag + b' '):
                 return lines
         return lines + [b'** closed\r\n']
+    def lit(self, tag, parts):
+        """A command with synchronising literals: parts[0] ends with the first {n}, each
+        later part is sent only after a '+'; a tagged answer instead ends it early."""
+        lines = []
+        self.send(parts[0])
+        for p in parts[1:]:
+            while True:
+                try:
+                    l = self.line()
+                except (EOFError, OSError):
+                    self.closed = True
+                    return lines + [b'** closed\r\n']
+                lines.append(l)
+                if l.startswith(b'+'):
+                    break
+                if l.startswith(tag + b' '):
+                    return lines
+            self.send(p)
+        return lines + self.until(tag)
     def cmd(self, tag, rest):
         self.send(tag + b' ' + rest + b'\r\n')
         return self.until(tag)

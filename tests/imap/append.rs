@@ -21,13 +21,10 @@ fn stored_with(stored: &BTreeMap<String, Vec<u8>>, id: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn append_stores_clean_mail_byte_identical_and_refuses_infected_mail() {
-    let mut t = Topology::new("imapapp");
-    t.start_dovecot();
-    let sock = t.start_clamd();
-    let zip = zip_of(&t, &[("eicar.com", EICAR.as_bytes())]);
-    let samples: Vec<(&str, Vec<u8>)> = vec![
+/// Three clean messages (8-bit, multipart, 300 KB) and four infected ones, by name.
+fn append_samples(t: &Topology) -> Vec<(&'static str, Vec<u8>)> {
+    let zip = zip_of(t, &[("eicar.com", EICAR.as_bytes())]);
+    vec![
         ("dots", tricky_message("dots")),
         (
             "att",
@@ -46,7 +43,15 @@ fn append_stores_clean_mail_byte_identical_and_refuses_infected_mail() {
         ("b64", with_attachment("b64", "eicar.com", EICAR.as_bytes())),
         ("zip", with_attachment("zip", "files.zip", &zip)),
         ("nested", eicar_nested("nested")),
-    ];
+    ]
+}
+
+#[test]
+fn append_stores_clean_mail_byte_identical_and_refuses_infected_mail() {
+    let mut t = Topology::new("imapapp");
+    t.start_dovecot();
+    let sock = t.start_clamd();
+    let samples = append_samples(&t);
     for (name, msg) in &samples {
         fs::write(t.path(&format!("append-{name}.eml")), msg).unwrap();
     }

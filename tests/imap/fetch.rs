@@ -5,7 +5,7 @@ use super::*;
 
 /// Python: every FETCH form of every message, PEEK forms first, then the ones that set
 /// `\Seen`. Labels are `<form>.<uid>`.
-const EVERY_FORM: &str = r#"
+pub const EVERY_FORM: &str = r#"
 M = session()
 for u in uids(M):
     emit('peek.%d' % u, literal(M, u, 'BODY.PEEK[]'))
@@ -14,19 +14,35 @@ for u in uids(M):
     emit('p100.%d' % u, literal(M, u, 'BODY.PEEK[]<0.100>'))
     emit('p250.%d' % u, literal(M, u, 'BODY.PEEK[]<100.250>'))
     emit('part1.%d' % u, literal(M, u, 'BODY.PEEK[1]'))
+    emit('part2.%d' % u, literal(M, u, 'BODY.PEEK[2]'))
+    emit('part22.%d' % u, literal(M, u, 'BODY.PEEK[2.2]'))
+    emit('mime2.%d' % u, literal(M, u, 'BODY.PEEK[2.MIME]'))
+    emit('lower.%d' % u, literal(M, u, 'body.peek[]'))
     emit('chunks.%d' % u, chunked(M, u))
 for u, m in range_fetch(M).items():
     emit('range.%d' % u, m)
 for u in uids(M):
     emit('body.%d' % u, literal(M, u, 'BODY[]'))
     emit('rfc822.%d' % u, literal(M, u, 'RFC822'))
+    emit('rfc822text.%d' % u, literal(M, u, 'RFC822.TEXT'))
 M.logout()
 "#;
 
 /// Forms that return the whole message (scanned, scan header added).
-const FULL: &[&str] = &["peek", "range", "body", "rfc822"];
+const FULL: &[&str] = &["peek", "lower", "range", "body", "rfc822"];
 /// Forms that return a section or a piece.
-const PIECES: &[&str] = &["header", "text", "p100", "p250", "part1", "chunks"];
+const PIECES: &[&str] = &[
+    "header",
+    "text",
+    "p100",
+    "p250",
+    "part1",
+    "part2",
+    "part22",
+    "mime2",
+    "chunks",
+    "rfc822text",
+];
 
 fn assert_clean_forms(
     direct: &BTreeMap<String, Vec<u8>>,
@@ -99,6 +115,11 @@ fn assert_infected_forms(got: &BTreeMap<String, Vec<u8>>, uid: &str) {
         got[&format!("text.{uid}")],
         cut(head_end, whole.len()),
         "uid {uid} TEXT"
+    );
+    assert_eq!(
+        got[&format!("rfc822text.{uid}")],
+        cut(head_end, whole.len()),
+        "uid {uid} RFC822.TEXT"
     );
 }
 
