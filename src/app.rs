@@ -10,6 +10,7 @@ use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::quarantine::Quarantine;
 use crate::scan::Pipeline;
+use crate::verdict_cache::VerdictCache;
 use crate::withheld::Withheld;
 
 pub struct App {
@@ -24,6 +25,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The sessions open now, for `sessions kill`.
     pub live: Arc<Live>,
+    /// IMAP verdicts per message; a new one after every reload (new signatures).
+    pub verdicts: VerdictCache,
 }
 
 impl App {
@@ -80,7 +83,12 @@ impl App {
     ) -> App {
         let metrics = Arc::new(Metrics::new());
         let live = Arc::new(Live::default());
+        let verdicts = VerdictCache::new(
+            cfg.imap.verdict_cache_entries,
+            std::time::Duration::from_secs(cfg.imap.verdict_cache_secs),
+        );
         App {
+            verdicts,
             abuse: Arc::new(Abuse::with(&cfg.abuse, metrics.clone(), live.clone())),
             metrics,
             live,

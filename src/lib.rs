@@ -28,4 +28,5 @@ pub mod server;
 pub mod session;
 pub mod session_log;
 pub mod tls;
+pub mod verdict_cache;
 pub mod withheld;

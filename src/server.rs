@@ -15,7 +15,7 @@ use crate::config::{Listener, Protocol};
 use crate::ids::{OrigDstAddr, SessionId};
 use crate::net::listener::{self, Accepted, Bound, Caps};
 use crate::net::upstream;
-use crate::proto::{pop3::Pop3, smtp::Smtp};
+use crate::proto::{imap::Imap, pop3::Pop3, smtp::Smtp};
 use crate::reload::Reloader;
 use crate::session::{self, Opening};
 
@@ -34,6 +34,9 @@ fn busy_reply(p: Protocol) -> &'static [u8] {
     match p {
         Protocol::Pop3 => b"-ERR [SYS/TEMP] portcullis: too many connections, try again later\r\n",
         Protocol::Smtp => b"421 4.3.2 portcullis: too many connections, try again later\r\n",
+        Protocol::Imap => {
+            b"* BYE [UNAVAILABLE] portcullis: too many connections, try again later\r\n"
+        }
     }
 }
 
@@ -145,6 +148,7 @@ async fn dispatch(
     match open.lcfg.protocol {
         Protocol::Pop3 => session::run::<Pop3>(open).await,
         Protocol::Smtp => session::run::<Smtp>(open).await,
+        Protocol::Imap => session::run::<Imap>(open).await,
     }
     drop(admission);
 }

@@ -16,6 +16,18 @@ pub struct Imap {
     /// Literals up to this size are held whole in memory; larger ones are streamed in
     /// pieces (to the spool for message bodies).
     pub literal_memory_bytes: usize,
+    /// How long a client may stay silent (IMAP clients idle for up to 29 minutes in IDLE
+    /// before they renew it); replaces `limits.idle_timeout_secs` for IMAP sessions.
+    pub idle_timeout_secs: u64,
+    /// Verdicts remembered per (server, user, mailbox, UIDVALIDITY, UID), so a message
+    /// fetched again or in pieces is not scanned again. 0 turns the cache off.
+    pub verdict_cache_entries: usize,
+    /// How long a remembered verdict stays valid (signatures change under a running
+    /// scanner; a reload empties the cache at once).
+    pub verdict_cache_secs: u64,
+    /// Largest FETCH response held in memory around its message content (the items
+    /// that are not content: flags, envelope, structure).
+    pub max_held_response_bytes: usize,
 }
 
 impl Default for Imap {
@@ -24,6 +36,10 @@ impl Default for Imap {
             max_line_bytes: 65536,
             max_literal_bytes: 100 * 1024 * 1024,
             literal_memory_bytes: 16384,
+            idle_timeout_secs: 1860,
+            verdict_cache_entries: 10000,
+            verdict_cache_secs: 3600,
+            max_held_response_bytes: 1 << 20,
         }
     }
 }
@@ -51,6 +67,20 @@ impl Imap {
                 "must be between 1 and 1048576",
             ));
         }
+        if self.idle_timeout_secs == 0 {
+            errors.push(ConfigError::new(
+                "imap.idle_timeout_secs",
+                self.idle_timeout_secs,
+                "must be at least 1 (RFC 9051 asks for at least 1800)",
+            ));
+        }
+        if self.max_held_response_bytes < 4096 {
+            errors.push(ConfigError::new(
+                "imap.max_held_response_bytes",
+                self.max_held_response_bytes,
+                "must be at least 4096",
+            ));
+        }
     }
 }
 
@@ -67,6 +97,7 @@ mod tests {
             max_line_bytes: 10,
             max_literal_bytes: 1 << 40,
             literal_memory_bytes: 0,
+            ..Imap::default()
         };
         bad.validate(&mut e);
         assert_eq!(e.len(), 3, "{e:?}");

@@ -11,6 +11,7 @@ use super::{ConfigError, parse_host_port};
 pub enum Protocol {
     Pop3,
     Smtp,
+    Imap,
 }
 
 impl fmt::Display for Protocol {
@@ -18,6 +19,7 @@ impl fmt::Display for Protocol {
         f.write_str(match self {
             Protocol::Pop3 => "pop3",
             Protocol::Smtp => "smtp",
+            Protocol::Imap => "imap",
         })
     }
 }

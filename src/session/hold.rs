@@ -89,6 +89,17 @@ impl Ticker {
 impl<'p> Hold<'p> {
     /// Starts holding a message of at most `limit` bytes, announced as about `expected`.
     pub async fn begin(app: &'p App, limit: u64, expected: Option<u64>) -> Hold<'p> {
+        Hold::begin_with(app, limit, expected, true).await
+    }
+
+    /// Like `begin`; without `scan` the message is only held (its verdict is already
+    /// known) and must not be judged.
+    pub async fn begin_with(
+        app: &'p App,
+        limit: u64,
+        expected: Option<u64>,
+        scan: bool,
+    ) -> Hold<'p> {
         let cfg = &app.cfg;
         let mut spool = Spool::new(cfg.limits.spool_memory_bytes, &cfg.general.spool_dir);
         if let Some(size) = expected {
@@ -99,7 +110,11 @@ impl<'p> Hold<'p> {
         timer.aim(Instant::now() + period);
         Hold {
             spool,
-            scan: Some(app.pipeline.begin().await),
+            scan: if scan {
+                Some(app.pipeline.begin().await)
+            } else {
+                None
+            },
             limit,
             size: 0,
             problem: None,

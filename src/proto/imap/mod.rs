@@ -9,16 +9,25 @@
 //!   FETCH response, and rewriting a body literal;
 //! - [`capability`]: the allow-list applied to every capability list;
 //! - [`section`]: serving sections and partial ranges from a whole message.
+mod append;
 pub mod capability;
+mod client;
 pub mod command;
+mod driver;
 pub mod fetch;
 pub mod frame;
 pub mod framing;
+mod held;
 pub mod items;
 pub mod lex;
+pub mod plan;
 pub mod reader;
 pub mod response;
+mod safe;
 pub mod section;
+mod server;
+
+pub use driver::Imap;
 
 #[cfg(test)]
 mod testkit;

@@ -1,0 +1,513 @@
+//! FETCH responses that carry message content. The response is held whole (its other
+//! items in memory, bounded; the message in a spool, scanned as it arrives), judged once,
+//! and served in the form the client asked for from the safe version: the whole message,
+//! sections and ranges (see `plan`). A response without content passes unchanged.
+//! Nothing of a held response reaches the client before its verdict, so the client can
+//! be kept alive with untagged `* OK` lines between responses, never with content.
+use std::time::Duration;
+
+use super::driver::{Ev, Imap, Waiting};
+use super::fetch::{FetchTracker, LineReport, Role};
+use super::framing::Event;
+use super::items::Item;
+use super::plan::{Plan, header_only, response_name};
+use super::safe::{Fetched, Safe};
+use super::section;
+use crate::app::App;
+use crate::error::{ProxyError, Side};
+use crate::session::Conn;
+use crate::session::deliver::CHUNK;
+use crate::session::hold::{Comfort, Hold, Judgement};
+use crate::verdict_cache::{MessageKey, Remembered};
+
+/// Keeps a client that waits for a held message alive between responses.
+pub(super) struct Keepalive<'c> {
+    pub client: &'c mut Conn,
+}
+
+impl Comfort for Keepalive<'_> {
+    async fn comfort(&mut self) -> Result<(), ProxyError> {
+        self.client
+            .send(b"* OK portcullis: checking a message\r\n")
+            .await
+    }
+}
+
+/// A value of the held response the proxy fills in.
+#[derive(Debug)]
+enum Hole {
+    /// The whole message; `ours`: asked for by the proxy only, so left out.
+    Whole { ours: bool },
+    /// Served from the safe version.
+    Section(Item),
+    /// A value the proxy cannot name: `NIL`.
+    Nil,
+}
+
+/// Where the bytes of the literal being read go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lit {
+    Keep,
+    Body,
+    Drop,
+}
+
+/// The response so far: its text with holes where values go.
+struct Held {
+    text: Vec<u8>,
+    holes: Vec<(usize, Hole)>,
+    skip_space: bool,
+    limit: usize,
+}
+
+impl Held {
+    fn put(&mut self, b: &[u8]) -> Result<(), ProxyError> {
+        let b = match std::mem::take(&mut self.skip_space) {
+            true => b.strip_prefix(b" ").unwrap_or(b),
+            false => b,
+        };
+        if self.text.len() + b.len() > self.limit {
+            return Err(ProxyError::protocol(
+                Side::Server,
+                "a FETCH response is larger than imap.max_held_response_bytes around its content",
+            ));
+        }
+        self.text.extend_from_slice(b);
+        Ok(())
+    }
+
+    fn hole(&mut self, h: Hole) {
+        self.holes.push((self.text.len(), h));
+    }
+
+    /// Removes the `BODY[] ` the proxy asked for, before its value.
+    fn drop_our_name(&mut self) {
+        let n = self.text.len();
+        if n >= 7 && self.text[n - 7..].eq_ignore_ascii_case(b"BODY[] ") {
+            self.text.truncate(n - 7);
+            if self.text.last() == Some(&b' ') {
+                self.text.pop();
+            } else {
+                self.skip_space = true;
+            }
+        }
+    }
+}
+
+/// One FETCH response being read.
+struct Fetching<'p> {
+    seq: u32,
+    tracker: FetchTracker,
+    held: Held,
+    body: Option<Hold<'p>>,
+    remembered: Option<Remembered>,
+    key: Option<MessageKey>,
+    lit: Lit,
+    done: bool,
+    notes: Vec<String>,
+}
+
+impl<'p> Fetching<'p> {
+    async fn event(
+        &mut self,
+        ev: Event<'_>,
+        app: &'p App,
+        plan: &Plan,
+        base: &Option<MessageKey>,
+    ) -> Result<(), ProxyError> {
+        match ev {
+            Event::Line {
+                bytes,
+                first,
+                whole,
+                ..
+            } => {
+                if !whole {
+                    self.tracker.unread_line();
+                }
+                let report = self.tracker.line(bytes, first);
+                self.line(bytes, report, app, plan, base).await
+            }
+            Event::LinePart { bytes, .. } => {
+                self.tracker.unread_line();
+                self.held.put(bytes)
+            }
+            Event::Literal { bytes } | Event::LiteralChunk { bytes, .. } => match self.lit {
+                Lit::Keep => self.held.put(bytes),
+                Lit::Body => {
+                    if let Some(h) = self.body.as_mut() {
+                        h.take(bytes).await;
+                    }
+                    Ok(())
+                }
+                Lit::Drop => Ok(()),
+            },
+            Event::Refused { .. } => Ok(()),
+        }
+    }
+
+    async fn line(
+        &mut self,
+        bytes: &[u8],
+        report: LineReport,
+        app: &'p App,
+        plan: &Plan,
+        base: &Option<MessageKey>,
+    ) -> Result<(), ProxyError> {
+        let mut pos = 0;
+        for v in report.inline {
+            self.held.put(&bytes[pos..v.range.start])?;
+            let value = &bytes[v.range.clone()];
+            pos = v.range.end;
+            match v.role {
+                Role::Content(item) if header_only(&item) => self.held.put(value)?,
+                Role::Content(item) if item.is_whole_message() && self.body.is_none() => {
+                    let ours = plan.added_whole;
+                    if ours {
+                        self.held.drop_our_name();
+                    }
+                    let data = unquote(value);
+                    self.start_body(app, base, data.len() as u64).await;
+                    if let Some(h) = self.body.as_mut() {
+                        h.take(&data).await;
+                    }
+                    self.held.hole(Hole::Whole { ours });
+                }
+                Role::Content(item) => self.held.hole(Hole::Section(item)),
+                Role::Unknown(why) => {
+                    self.notes.push(format!("value of {why} served as NIL"));
+                    self.held.hole(Hole::Nil);
+                }
+                Role::NotContent => self.held.put(value)?,
+            }
+        }
+        let Some(lit) = report.literal else {
+            self.held.put(&bytes[pos..])?;
+            self.done = true;
+            return Ok(());
+        };
+        self.held.put(&bytes[pos..lit.announce_at])?;
+        let announce = &bytes[lit.announce_at..];
+        self.lit = match lit.role {
+            Role::NotContent => Lit::Keep,
+            Role::Content(item) if header_only(&item) => Lit::Keep,
+            Role::Content(item) if item.is_whole_message() && self.body.is_none() => {
+                let ours = plan.added_whole;
+                if ours {
+                    self.held.drop_our_name();
+                }
+                self.start_body(app, base, lit.size).await;
+                self.held.hole(Hole::Whole { ours });
+                Lit::Body
+            }
+            Role::Content(item) => {
+                self.held.hole(Hole::Section(item));
+                Lit::Drop
+            }
+            Role::Unknown(why) => {
+                self.notes.push(format!("value of {why} served as NIL"));
+                self.held.hole(Hole::Nil);
+                Lit::Drop
+            }
+        };
+        if self.lit == Lit::Keep {
+            self.held.put(announce)?;
+        }
+        Ok(())
+    }
+
+    /// Starts holding the message; a verdict remembered for it spares the scan.
+    async fn start_body(&mut self, app: &'p App, base: &Option<MessageKey>, size: u64) {
+        let uid = self.tracker.summary().uid;
+        self.key = base.clone().zip(uid).map(|(mut k, uid)| {
+            k.uid = uid;
+            k
+        });
+        self.remembered = self.key.as_ref().and_then(|k| app.verdicts.get(k));
+        let limit = app.cfg.limits.max_message_bytes;
+        let scan = self.remembered.is_none();
+        self.body = Some(Hold::begin_with(app, limit, Some(size), scan).await);
+    }
+}
+
+/// The bytes of a quoted string (or nothing for NIL).
+fn unquote(v: &[u8]) -> Vec<u8> {
+    let Some(inner) = v.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(inner.len());
+    let mut esc = false;
+    for &b in inner {
+        if b == b'\\' && !esc {
+            esc = true;
+            continue;
+        }
+        esc = false;
+        out.push(b);
+    }
+    out
+}
+
+impl Imap {
+    /// The plan of the reshaped FETCH in flight, if any.
+    fn reshaping_plan(&self) -> Plan {
+        self.pending
+            .iter()
+            .find_map(|p| match &p.what {
+                Waiting::Fetch { plan, .. } if plan.reshapes() => Some(plan.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// One FETCH response from its first event to its end.
+    pub(super) async fn fetch_response(&mut self, seq: u32, first: Ev) -> Result<(), ProxyError> {
+        let app = self.core.ctx.app.clone();
+        let plan = self.reshaping_plan();
+        let base = self.message_key(Some(0));
+        let mut f = Fetching {
+            seq,
+            tracker: FetchTracker::new(seq),
+            held: Held {
+                text: Vec::new(),
+                holes: Vec::new(),
+                skip_space: false,
+                limit: app.cfg.imap.max_held_response_bytes,
+            },
+            body: None,
+            remembered: None,
+            key: None,
+            lit: Lit::Keep,
+            done: false,
+            notes: Vec::new(),
+        };
+        let first = match &first {
+            Ev::Line {
+                bytes,
+                first,
+                whole,
+                announce,
+            } => Event::Line {
+                bytes,
+                first: *first,
+                whole: *whole,
+                announce: *announce,
+            },
+            Ev::LinePart { bytes, first } => Event::LinePart {
+                bytes,
+                first: *first,
+            },
+            _ => return Ok(()),
+        };
+        f.event(first, &app, &plan, &base).await?;
+        while !f.done {
+            match self.sfr.next_event() {
+                Ok(Some(ev)) => f.event(ev, &app, &plan, &base).await?,
+                Ok(None) => self.more_for(&mut f).await?,
+                Err(e) => return Err(ProxyError::protocol(Side::Server, e.to_string())),
+            }
+        }
+        self.finish(f, &plan).await
+    }
+
+    /// Reads more of the response; while a message is held the client is kept alive.
+    async fn more_for(&mut self, f: &mut Fetching<'_>) -> Result<(), ProxyError> {
+        let Imap {
+            core, sfr, sbuf, ..
+        } = self;
+        let buf = sbuf.get();
+        let n = match f.body.as_mut() {
+            Some(h) => {
+                let mut k = Keepalive {
+                    client: &mut core.client,
+                };
+                h.race(core.server.read_some(buf), &mut k).await??
+            }
+            None => core.server.read_some(buf).await?,
+        };
+        sfr.push(&sbuf.0[..n]);
+        sbuf.adapt(n);
+        Ok(())
+    }
+
+    async fn finish(&mut self, mut f: Fetching<'_>, plan: &Plan) -> Result<(), ProxyError> {
+        for n in &f.notes {
+            self.core
+                .ctx
+                .log
+                .event("fetch", &format!("seq={} {n}", f.seq));
+        }
+        if f.held.holes.is_empty() {
+            return self.send_client(&f.held.text).await;
+        }
+        let uid = f.tracker.summary().uid;
+        let Some(mut hold) = f.body.take() else {
+            self.core.ctx.log.event(
+                "fetch",
+                &format!(
+                    "seq={} content without the whole message: served as NIL",
+                    f.seq
+                ),
+            );
+            return self.render(&f.held, None, plan).await;
+        };
+        let judged = match &f.remembered {
+            Some(r) => Judgement {
+                verdict: r.verdict.clone(),
+                elapsed: Duration::ZERO,
+                engines: r.engines.clone(),
+                notes: Vec::new(),
+                held: true,
+            },
+            None => {
+                let mut k = Keepalive {
+                    client: &mut self.core.client,
+                };
+                hold.judge(&mut k).await?
+            }
+        };
+        let which = format!("seq={} ", f.seq);
+        self.core.ctx.scan_notes(&which, &judged.notes);
+        let at = Fetched {
+            seq: f.seq,
+            uid,
+            key: f.key.take(),
+            cached: f.remembered.is_some(),
+        };
+        self.core.ctx.check_cancel()?;
+        match self.decide_download(&mut hold, &judged, f.remembered.take(), &at)? {
+            Safe::Refused(why) => {
+                self.refuse_fetch(why);
+                Ok(())
+            }
+            safe => self.render(&f.held, Some((&mut hold, safe)), plan).await,
+        }
+    }
+
+    /// The FETCH in flight ends with a temporary NO (its response for this message is
+    /// left out).
+    fn refuse_fetch(&mut self, why: String) {
+        for p in &mut self.pending {
+            if let Waiting::Fetch { refused, .. } = &mut p.what {
+                refused.get_or_insert(why);
+                return;
+            }
+        }
+    }
+
+    /// Sends the held response with its holes filled from the safe version.
+    async fn render(
+        &mut self,
+        held: &Held,
+        safe: Option<(&mut Hold<'_>, Safe)>,
+        plan: &Plan,
+    ) -> Result<(), ProxyError> {
+        let max_parts = self.core.ctx.app.cfg.scan.builtin.max_parts;
+        let mut w = Writer {
+            conn: &mut self.core.client,
+            out: Vec::with_capacity(held.text.len() + 256),
+        };
+        // Owners of what the slices below borrow (declared so that views drop first).
+        let (orig_head, mut tagged, notice): (Vec<u8>, crate::message::spool::Spool, Vec<u8>);
+        let (orig_view, tagged_view);
+        let (whole, base): ([&[u8]; 2], Option<&[u8]>) = match safe {
+            None => ([&[], &[]], None),
+            Some((hold, Safe::Original { head, body_offset })) => {
+                orig_head = head;
+                orig_view = hold.spool.to_bytes().map_err(ProxyError::io(Side::Local))?;
+                let v: &[u8] = &orig_view;
+                let from = usize::try_from(body_offset)
+                    .unwrap_or(usize::MAX)
+                    .min(v.len());
+                ([orig_head.as_slice(), &v[from..]], Some(v))
+            }
+            Some((_, Safe::Tagged(s))) => {
+                tagged = s;
+                tagged_view = tagged.to_bytes().map_err(ProxyError::io(Side::Local))?;
+                let v: &[u8] = &tagged_view;
+                ([&[], v], Some(v))
+            }
+            Some((_, Safe::Notice(n))) => {
+                notice = n;
+                ([&[], &notice], Some(&notice[..]))
+            }
+            Some((_, Safe::Refused(_))) => return Ok(()),
+        };
+        let text = &held.text;
+        let mut at = 0;
+        for (pos, hole) in &held.holes {
+            w.put(&text[at..*pos]).await?;
+            at = *pos;
+            match (hole, base) {
+                (Hole::Whole { ours: true }, _) => {}
+                (Hole::Whole { ours: false }, Some(_)) => w.literal(&whole).await?,
+                (Hole::Section(item), Some(b)) => w.section(b, item, max_parts).await?,
+                _ => w.put(b"NIL").await?,
+            }
+        }
+        let close = text.iter().rposition(|&b| b == b')').filter(|&c| c >= at);
+        match (close, base) {
+            (Some(c), Some(b)) if !plan.served.is_empty() => {
+                w.put(&text[at..c]).await?;
+                for item in &plan.served {
+                    w.put(format!(" {} ", response_name(item)).as_bytes())
+                        .await?;
+                    w.section(b, item, max_parts).await?;
+                }
+                w.put(&text[c..]).await?;
+            }
+            _ => w.put(&text[at..]).await?,
+        }
+        w.flush().await
+    }
+}
+
+/// Writes a response in pieces of about `CHUNK`, large values straight from where they are.
+struct Writer<'c> {
+    conn: &'c mut Conn,
+    out: Vec<u8>,
+}
+
+impl Writer<'_> {
+    async fn put(&mut self, data: &[u8]) -> Result<(), ProxyError> {
+        if data.len() >= CHUNK {
+            self.flush().await?;
+            return self.conn.send(data).await;
+        }
+        self.out.extend_from_slice(data);
+        if self.out.len() >= CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn literal(&mut self, pieces: &[&[u8]]) -> Result<(), ProxyError> {
+        let n: usize = pieces.iter().map(|p| p.len()).sum();
+        self.put(format!("{{{n}}}\r\n").as_bytes()).await?;
+        for p in pieces {
+            self.put(p).await?;
+        }
+        Ok(())
+    }
+
+    /// A section or range of `base`; `NIL` for a part the message does not have.
+    async fn section(
+        &mut self,
+        base: &[u8],
+        item: &Item,
+        max_parts: usize,
+    ) -> Result<(), ProxyError> {
+        match section::serve(base, item, max_parts) {
+            Ok(b) => self.literal(&[&b]).await,
+            Err(_) => self.put(b"NIL").await,
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), ProxyError> {
+        if !self.out.is_empty() {
+            self.conn.send(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
