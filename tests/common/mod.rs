@@ -288,7 +288,9 @@ impl Topology {
 
     // ---------------------------------------------------------------- dovecot
 
-    /// Real dovecot (POP3 on 110) in the server namespace; users alice/alicepw and bob/bobpw.
+    /// Real dovecot in the server namespace: POP3 on 110/995 and IMAP on 143/993 (with
+    /// COMPRESS=DEFLATE from imap_zlib, BINARY, LITERAL+, CONDSTORE/QRESYNC, IDLE);
+    /// users alice/alicepw and bob/bobpw.
     pub fn start_dovecot(&mut self) {
         self.start_dovecot_with("", "");
     }
@@ -311,7 +313,7 @@ impl Topology {
             r#"instance_name = portcullis-{tag}
 base_dir = {d}/run
 state_dir = {d}/state
-protocols = pop3
+protocols = pop3 imap
 listen = *, ::
 log_path = {d}/dovecot.log
 auth_failure_delay = 0
@@ -355,11 +357,15 @@ service auth {{
 }}
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = 143
   }}
   inet_listener imaps {{
-    port = 0
+    port = 993
+    ssl = yes
   }}
+}}
+protocol imap {{
+  mail_plugins = $mail_plugins imap_zlib
 }}
 "#,
             tag = self.tag,
@@ -379,6 +385,7 @@ service imap-login {{
         let conf = d.join("dovecot.conf").display().to_string();
         self.spawn(&ns, "dovecot", &["dovecot", "-F", "-c", &conf]);
         self.wait_tcp(&ns, "127.0.0.1", 110);
+        self.wait_tcp(&ns, "127.0.0.1", 143);
     }
 
     /// Puts a message into a user's Maildir (LF line endings, as Maildir stores them).
