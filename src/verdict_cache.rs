@@ -30,6 +30,9 @@ pub struct Remembered {
     pub engines: Vec<&'static str>,
     /// Where the original was quarantined, when it was replaced.
     pub quarantine: Option<QuarantineId>,
+    /// Whether the message's notice may quote its headers (see `safe_notice`); `None`
+    /// when no notice was made.
+    pub notice_quotes: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -112,6 +115,7 @@ mod tests {
             verdict: Verdict::Clean,
             engines: vec!["builtin"],
             quarantine: None,
+            notice_quotes: None,
         }
     }
 

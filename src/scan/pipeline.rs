@@ -52,6 +52,20 @@ impl Pipeline {
         })
     }
 
+    /// Judges a small message the proxy wrote itself (a notice), as every engine would.
+    pub async fn judge_bytes(&self, data: &[u8], spool_dir: &std::path::Path) -> Verdict {
+        let mut spool = Spool::new(data.len(), spool_dir);
+        if let Err(e) = spool.write(data) {
+            return Verdict::Failed {
+                scanner: "spool".into(),
+                why: e.to_string(),
+            };
+        }
+        let mut scan = self.begin().await;
+        scan.feed(data).await;
+        scan.finish(&mut spool).await.verdict
+    }
+
     pub async fn begin(&self) -> MessageScan<'_> {
         let clamd = if self.cfg.engines.contains(&Engine::Clamd) {
             Some(ClamdStream::start(&self.cfg.clamd).await)

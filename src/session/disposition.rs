@@ -121,6 +121,51 @@ impl Ctx {
         q
     }
 
+    /// The notice for a replaced download, made sure to carry nothing the engines flag:
+    /// it quotes the original's addressing headers and subject, and a signature placed
+    /// there (a Subject line, a display name) must not reach the client through the
+    /// notice. When the filled-in notice is not judged clean (or spam), the copied text is
+    /// withheld and the notice carries only what the proxy wrote. `quotes`: that decision
+    /// when it was made before for this message (remembered with its verdict); returned
+    /// with the notice.
+    pub async fn safe_notice(
+        &mut self,
+        head: &[u8],
+        sum: Summary,
+        verdict: &Verdict,
+        qid: Option<&QuarantineId>,
+        scan_header: &str,
+        quotes: Option<bool>,
+    ) -> (Vec<u8>, bool) {
+        if quotes != Some(false) {
+            let notice = self.notice(head, sum, verdict, qid, scan_header);
+            if quotes == Some(true) {
+                return (notice, true);
+            }
+            let app = &self.app;
+            let check = app
+                .pipeline
+                .judge_bytes(&notice, &app.cfg.general.spool_dir)
+                .await;
+            if matches!(check, Verdict::Clean | Verdict::Spam { .. }) {
+                return (notice, true);
+            }
+            self.log.event(
+                "notice",
+                &format!("the original's headers are left out of the notice: with them it is judged {check}"),
+            );
+        }
+        let withheld = "(withheld: it matched the scanners)".to_string();
+        let sum = Summary {
+            from: withheld.clone(),
+            to: withheld.clone(),
+            subject: withheld.clone(),
+            date: withheld,
+            ..Default::default()
+        };
+        (self.notice(b"", sum, verdict, qid, scan_header), false)
+    }
+
     /// The message that replaces a download: the notice template filled in, under the
     /// original's addressing headers and the scan header.
     pub fn notice(

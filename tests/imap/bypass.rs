@@ -78,3 +78,42 @@ emit('noop', b''.join(r.cmd(b'b2', b'NOOP')))
         "infected bytes were stored"
     );
 }
+
+/// A virus signature in the header lines of a replaced message reaches the client neither
+/// through the notice (which quotes the original's subject and addresses) nor through
+/// header-only items fetched once the message is known to be replaced (they come from
+/// the notice then; before any verdict they pass from the server unjudged, by design).
+#[test]
+fn header_sections_of_an_infected_message_carry_no_virus_bytes() {
+    let mut t = Topology::new("imaphdr");
+    t.start_dovecot();
+    t.deliver(
+        "alice",
+        "1",
+        format!("From: x@example.test\r\nTo: alice@example.test\r\nSubject: {EICAR}\r\nX-Payload: {EICAR}\r\nMessage-ID: <hdr@example.test>\r\n\r\nplain body\r\n").as_bytes(),
+    );
+    let cfg = t.write_config(IMAP_LISTENER);
+    start_proxy(&mut t, &cfg);
+    let got = via_proxy(
+        &t,
+        r#"
+M = session()
+u = uids(M)[0]
+emit('whole', literal(M, u, 'BODY.PEEK[]'))
+for i, item in enumerate(['BODY.PEEK[HEADER]', 'BODY.PEEK[HEADER.FIELDS (SUBJECT X-PAYLOAD)]',
+                          'BODY.PEEK[HEADER.FIELDS.NOT (FROM)]', 'RFC822.HEADER']):
+    typ, d = M.uid('FETCH', str(u), '(' + item + ')')
+    emit('item%d' % i, typ.encode() + b' ' + b' '.join(b' '.join(x) if isinstance(x, tuple) else x for x in d))
+M.logout()
+"#,
+    );
+    eprintln!("{}", String::from_utf8_lossy(&got["whole"]));
+    assert_notice("whole", &got["whole"]);
+    for (part, v) in &got {
+        assert!(
+            !contains(v, EICAR) && !contains(v, "EICAR-STANDARD"),
+            "{part}: infected header bytes reached the client:\n{}",
+            String::from_utf8_lossy(v)
+        );
+    }
+}

@@ -68,9 +68,15 @@ fn expunge_script(id: &str) -> String {
         r#"
 M = session()
 for u in uids(M):
-    m = literal(M, u, 'BODY.PEEK[]')
-    if b'<{id}@example.test>' in m:
-        emit('notice', m)
+    typ, d = M.uid('FETCH', str(u), '(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])')
+    if b'<{id}@example.test>' in b' '.join(x[1] for x in d if isinstance(x, tuple)):
+        typ, d = M.uid('FETCH', str(u), '(BODY.PEEK[])')
+        # A notice, or a refusal when the original cannot be kept.
+        emit('notice', b' '.join(x[1] if isinstance(x, tuple) else x for x in d))
+        emit('fetch', typ.encode())
+        if typ != 'OK' or not d or d[0] is None:
+            # Like a client whose download failed: nothing is deleted.
+            break
         typ, d = M.uid('STORE', str(u), '+FLAGS', '(\\Deleted)')
         emit('store', typ.encode())
         typ, d = M.expunge()
@@ -117,6 +123,11 @@ fn expunging_a_replaced_message_keeps_its_original_in_quarantine() {
     t.deliver("alice", "3", &eicar_plain("kept"));
     let got = via_proxy(&t, &expunge_script("kept"));
     assert!(!contains(&got["notice"], EICAR), "infected content served");
+    assert!(
+        got["fetch"] == b"NO" || contains(&got["notice"], "X-Portcullis-Scan: infected"),
+        "{:?}",
+        String::from_utf8_lossy(&got["notice"])
+    );
     assert_eq!(
         t.mailbox_count("alice"),
         2,

@@ -6,7 +6,7 @@ use super::command::{Command, Kind, is_idle_done};
 use super::driver::{Ev, Imap, Pending, Waiting};
 use super::framing::{Announce, Refusal};
 use super::lex::{Tok, split_line, tokenize};
-use super::plan::{self, Plan};
+use super::plan::{self, Known, Plan};
 use crate::error::ProxyError;
 use crate::session::login::SaslUser;
 
@@ -279,8 +279,8 @@ impl Imap {
             }
             Kind::Enable { capabilities } => self.enable(&tag, parts, &capabilities).await,
             Kind::Fetch { set, .. } => {
-                let have_copy = self.copy_matches(cmd.uid, &set);
-                self.fetch_command(&tag, parts, have_copy).await
+                let known = self.known(cmd.uid, &set);
+                self.fetch_command(&tag, parts, known).await
             }
             ref k => {
                 let what = Self::kind_waiting(k);
@@ -294,11 +294,11 @@ impl Imap {
         &mut self,
         tag: &str,
         mut parts: Vec<Part>,
-        have_copy: bool,
+        known: Known,
     ) -> Result<(), ProxyError> {
         let mut plan = Plan::default();
         if let [Part::Line(line)] = parts.as_slice()
-            && let Some((new, p)) = plan::rewrite(line, have_copy)
+            && let Some((new, p)) = plan::rewrite(line, known)
         {
             parts = vec![Part::Line(new)];
             plan = p;

@@ -132,7 +132,11 @@ impl FetchTracker {
                 (_, _) if self.unread => Role::Unknown("an unread line".into()),
                 (1, Some(name)) => role_of(&name),
                 (1, None) | (0, _) => Role::Unknown("a literal out of place".into()),
-                _ => Role::NotContent,
+                (_, name) => {
+                    let role = nested_role(name.as_deref().unwrap_or_default());
+                    self.name = name;
+                    role
+                }
             };
             report.literal = Some(LiteralValue {
                 role,
@@ -155,7 +159,16 @@ impl FetchTracker {
                     _ => {}
                 }
             }
-            _ if self.depth != 1 => {}
+            Tok::Atom(_) if self.depth != 1 => {}
+            _ if self.depth > 1 => {
+                // A string inside a structure: only known structures are passed.
+                let name = self.name.as_deref().unwrap_or_default();
+                match nested_role(name) {
+                    Role::NotContent => {}
+                    role => report.inline.push(InlineValue { role, range }),
+                }
+            }
+            _ if self.depth == 0 => {}
             Tok::Atom(a) if self.name.is_none() => self.name = Some(a),
             value => {
                 let name = self.name.take().unwrap_or_default();
@@ -189,6 +202,18 @@ fn role_of(name: &[u8]) -> Role {
     }
     let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
     if NOT_CONTENT.contains(&upper.as_str()) || upper.starts_with("BINARY.SIZE[") {
+        Role::NotContent
+    } else {
+        Role::Unknown(upper)
+    }
+}
+
+/// A string or literal inside the parenthesised value of item `name`: passed only
+/// inside the structures the proxy knows (`ENVELOPE`, `BODYSTRUCTURE`, ...); inside
+/// anything else (`SNIPPET (FUZZY "...")`, an unknown extension) it may be message text.
+fn nested_role(name: &[u8]) -> Role {
+    let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
+    if NOT_CONTENT.contains(&upper.as_str()) {
         Role::NotContent
     } else {
         Role::Unknown(upper)

@@ -234,3 +234,27 @@ mod props {
         }
     }
 }
+
+#[test]
+fn strings_nested_in_an_unknown_item_are_unknown_at_every_split() {
+    let input: &[u8] = b"* 1 FETCH (UID 4 SNIPPET (FUZZY \"body text\") X-EXT ((\"a\" {3}\r\nabc)) BODYSTRUCTURE (\"text\" \"plain\" NIL NIL NIL \"7bit\" 3 1) FLAGS (\\Seen))\r\n";
+    for i in 0..=input.len() {
+        let got = follow(&[&input[..i], &input[i..]]);
+        let inline: Vec<_> = got
+            .inline
+            .iter()
+            .map(|(r, b)| (r.clone(), String::from_utf8_lossy(b).to_string()))
+            .collect();
+        assert_eq!(
+            inline,
+            vec![
+                (Role::Unknown("SNIPPET".into()), "\"body text\"".into()),
+                (Role::Unknown("X-EXT".into()), "\"a\"".into()),
+            ],
+            "split at {i}"
+        );
+        assert_eq!(got.literals[0].role, Role::Unknown("X-EXT".into()));
+        assert_eq!(got.summaries[0].uid, Some(4));
+        assert!(got.summaries[0].complete);
+    }
+}

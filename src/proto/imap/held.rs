@@ -358,7 +358,10 @@ impl Imap {
             cached: f.remembered.is_some(),
         };
         self.core.ctx.check_cancel()?;
-        match self.decide_download(&mut hold, &judged, f.remembered.take(), &at)? {
+        match self
+            .decide_download(&mut hold, &judged, f.remembered.take(), &at)
+            .await?
+        {
             Safe::Refused(why) => {
                 self.refuse_fetch(why);
                 Ok(())

@@ -47,8 +47,20 @@ pub fn header_only(item: &Item) -> bool {
 }
 
 /// An item the proxy serves from the safe version instead of asking the server.
-fn served_by_proxy(item: &Item) -> bool {
-    item.carries_content() && !item.is_whole_message() && !header_only(item)
+/// `replaced`: the message is known to be replaced, so even its header comes from the
+/// notice (the original's header may hold what the engines flagged).
+fn served_by_proxy(item: &Item, replaced: bool) -> bool {
+    item.carries_content() && !item.is_whole_message() && (replaced || !header_only(item))
+}
+
+/// What the session knows of the message a FETCH names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The session holds it (see `copy`): pieces are served from there.
+    pub have_copy: bool,
+    /// Its verdict is remembered and replaces it: header-only items are served from the
+    /// notice, not passed from the server.
+    pub replaced: bool,
 }
 
 /// Whether fetching `item` sets `\Seen` on the server.
@@ -61,9 +73,10 @@ fn sets_seen(item: &Item) -> bool {
 
 /// The FETCH command line as it goes to the server, and its plan; `None` when the line
 /// passes unchanged (no content asked for, or an item list the proxy cannot read).
-/// `have_copy`: the session holds the message the command names, so pieces of it are
-/// served from there and the server is not asked for the whole message again.
-pub fn rewrite(line: &[u8], have_copy: bool) -> Option<(Vec<u8>, Plan)> {
+/// With `known.have_copy` pieces are served from the session's copy and the server is not
+/// asked for the whole message again.
+pub fn rewrite(line: &[u8], known: Known) -> Option<(Vec<u8>, Plan)> {
+    let have_copy = known.have_copy;
     let (text, announce) = split_line(line);
     if announce.is_some() {
         return None;
@@ -79,7 +92,7 @@ pub fn rewrite(line: &[u8], have_copy: bool) -> Option<(Vec<u8>, Plan)> {
     let first = name_at + 2;
     let (items, list) = match toks.get(first) {
         Some((Tok::Open, _)) => {
-            let close = toks[first..].iter().position(|(t, _)| *t == Tok::Close)? + first;
+            let close = matching_close(&toks[first..])? + first;
             (
                 &toks[first + 1..close],
                 Some((toks[first].1.start, toks[close].1.end)),
@@ -94,12 +107,23 @@ pub fn rewrite(line: &[u8], have_copy: bool) -> Option<(Vec<u8>, Plan)> {
     let (mut uid, mut seen, mut content) = (false, false, false);
     // The client's own whole-message items: where in `kept`, and whether one sets \Seen.
     let (mut peek_whole, mut seen_whole) = (None, false);
-    for (tok, r) in items {
-        let Tok::Atom(a) = tok else { return None };
+    let mut i = 0;
+    while i < items.len() {
+        let (Tok::Atom(a), r) = &items[i] else {
+            return None;
+        };
+        i += 1;
+        // An item's parenthesised arguments (`SNIPPET (FUZZY)`) go with it.
+        let mut r = r.clone();
+        if let Some((Tok::Open, _)) = items.get(i) {
+            let close = matching_close(&items[i..])? + i;
+            r.end = items[close].1.end;
+            i = close + 1;
+        }
         let item = parse_item(a);
         content |= item.carries_content();
         uid |= matches!(&item.kind, ItemKind::Other(o) if o == "UID");
-        if served_by_proxy(&item) {
+        if served_by_proxy(&item, known.replaced) {
             seen |= sets_seen(&item);
             plan.served.push(item);
             continue;
@@ -144,6 +168,24 @@ pub fn rewrite(line: &[u8], have_copy: bool) -> Option<(Vec<u8>, Plan)> {
     out.extend_from_slice(&text[end..]);
     out.extend_from_slice(eol);
     Some((out, plan))
+}
+
+/// Where the parenthesis opened by `toks[0]` closes.
+fn matching_close(toks: &[(Tok, std::ops::Range<usize>)]) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, (t, _)) in toks.iter().enumerate() {
+        match t {
+            Tok::Open => depth += 1,
+            Tok::Close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// How the server names `item` in a FETCH response: `BODY[1.2]<0>` for

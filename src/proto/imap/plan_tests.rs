@@ -1,8 +1,13 @@
 use super::*;
 
 fn rw(line: &str) -> Option<(String, Plan)> {
-    rewrite(line.as_bytes(), false).map(|(l, p)| (String::from_utf8(l).unwrap(), p))
+    rewrite(line.as_bytes(), Known::default()).map(|(l, p)| (String::from_utf8(l).unwrap(), p))
 }
+
+const COPY: Known = Known {
+    have_copy: true,
+    replaced: false,
+};
 
 fn names(p: &Plan) -> Vec<String> {
     p.served.iter().map(response_name).collect()
@@ -81,14 +86,61 @@ fn response_names_follow_the_server_form() {
 
 #[test]
 fn pieces_of_a_held_copy_are_not_asked_for_again() {
-    let (l, p) = rewrite(b"t UID FETCH 7 (UID BODY.PEEK[]<65536.65536>)\r\n", true).unwrap();
+    let (l, p) = rewrite(b"t UID FETCH 7 (UID BODY.PEEK[]<65536.65536>)\r\n", COPY).unwrap();
     assert_eq!(String::from_utf8(l).unwrap(), "t UID FETCH 7 (UID)\r\n");
     assert!(p.from_copy && !p.probe && !p.added_whole);
     assert!(p.reshapes());
-    let (l, p) = rewrite(b"t FETCH 7 BODY[TEXT]<0.10>\r\n", true).unwrap();
+    let (l, p) = rewrite(b"t FETCH 7 BODY[TEXT]<0.10>\r\n", COPY).unwrap();
     assert_eq!(
         String::from_utf8(l).unwrap(),
         "t FETCH 7 (UID BODY[]<0.1>)\r\n"
     );
     assert!(p.from_copy && p.probe, "the server still sets \\Seen");
+}
+
+#[test]
+fn items_with_arguments_keep_them_and_content_is_still_reshaped() {
+    let (l, p) =
+        rw("a UID FETCH 1:* (SNIPPET (FUZZY) BODY.PEEK[1]<0.10>) (CHANGEDSINCE 4)\r\n").unwrap();
+    assert_eq!(
+        l,
+        "a UID FETCH 1:* (UID SNIPPET (FUZZY) BODY.PEEK[]) (CHANGEDSINCE 4)\r\n"
+    );
+    assert_eq!(names(&p), ["BODY[1]<0>"]);
+    assert_eq!(rw("a FETCH 1 (PREVIEW (LAZY) FLAGS)\r\n"), None);
+    assert_eq!(
+        rw("a FETCH 1 (SNIPPET (FUZZY BODY[]\r\n"),
+        None,
+        "unbalanced"
+    );
+}
+
+#[test]
+fn header_items_of_a_replaced_message_come_from_the_notice() {
+    let replaced = Known {
+        have_copy: false,
+        replaced: true,
+    };
+    let line = b"h UID FETCH 9 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)] RFC822.HEADER)\r\n";
+    assert_eq!(rewrite(line, Known::default()).unwrap().1, Plan::default());
+    let (l, p) = rewrite(line, replaced).unwrap();
+    assert_eq!(l, b"h UID FETCH 9 (UID BODY.PEEK[])\r\n");
+    assert!(p.added_whole);
+    assert_eq!(
+        names(&p),
+        ["BODY[HEADER.FIELDS (SUBJECT)]", "RFC822.HEADER"]
+    );
+}
+
+#[test]
+fn uid_sets_are_read_within_a_bound() {
+    use super::super::safe::uids_of;
+    assert_eq!(uids_of("4", 10), Some(vec![4]));
+    assert_eq!(uids_of("1:3,7,9:8", 10), Some(vec![1, 2, 3, 7, 8, 9]));
+    assert_eq!(uids_of("1:*", 10), None);
+    assert_eq!(uids_of("1:11", 10), None);
+    assert_eq!(uids_of("1:10", 10).map(|v| v.len()), Some(10));
+    assert_eq!(uids_of("1:9", 10).map(|v| v.len()), Some(9));
+    assert_eq!(uids_of("1:5,6:9,10,11", 10), None);
+    assert_eq!(uids_of("x", 10), None);
 }

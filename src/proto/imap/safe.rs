@@ -1,11 +1,12 @@
 //! The safe version of a fetched message: what the verdict (fresh, or remembered for the
 //! message) lets the client see, with the original quarantined before a notice is served.
 use super::driver::Imap;
+use super::plan::Known;
 use crate::config::DownloadAction;
 use crate::error::{ProxyError, Side};
 use crate::message::mime;
 use crate::message::spool::Spool;
-use crate::scan::policy;
+use crate::scan::{Verdict, policy};
 use crate::session::hold::{Hold, Judgement, Problem};
 use crate::verdict_cache::{MessageKey, Remembered};
 
@@ -53,6 +54,34 @@ impl Imap {
         same && if uid { c.uid == n } else { c.seq == Some(n) }
     }
 
+    /// What the session knows of the messages a FETCH of `set` names: whether it holds
+    /// the message, and whether one of them is known to be replaced (by the session's
+    /// copy or a remembered verdict; UID sets only, up to `KNOWN_UIDS` of them).
+    pub(super) fn known(&self, uid: bool, set: &str) -> Known {
+        let have_copy = self.copy_matches(uid, set);
+        let app = &self.core.ctx.app;
+        let replaces = |v: &Verdict| {
+            policy::download_action(&app.cfg.policy.download, v) == DownloadAction::Replace
+        };
+        let copy_replaced = have_copy
+            && self
+                .copy
+                .as_ref()
+                .is_some_and(|c| matches!(c.safe, Safe::Notice(_)));
+        let remembered = uid
+            && uids_of(set, KNOWN_UIDS).is_some_and(|uids| {
+                uids.into_iter().any(|u| {
+                    self.message_key(Some(u))
+                        .and_then(|k| app.verdicts.get(&k))
+                        .is_some_and(|r| replaces(&r.verdict))
+                })
+            });
+        Known {
+            have_copy,
+            replaced: copy_replaced || remembered,
+        }
+    }
+
     /// The message key of UID `uid` in the selected mailbox, when the session knows it.
     pub(super) fn message_key(&self, uid: Option<u32>) -> Option<MessageKey> {
         let sel = self.mailbox.as_ref()?;
@@ -67,7 +96,7 @@ impl Imap {
 
     /// Decides what the client gets for a held message, quarantining first where the
     /// verdict replaces it, and logs and counts it.
-    pub(super) fn decide_download(
+    pub(super) async fn decide_download(
         &mut self,
         hold: &mut Hold<'_>,
         judged: &Judgement,
@@ -82,7 +111,9 @@ impl Imap {
             .spool
             .head(cfg.limits.max_header_bytes)
             .map_err(ProxyError::io(Side::Local))?;
-        let mut qid = remembered.and_then(|r| r.quarantine);
+        let (mut qid, mut quotes) = remembered
+            .map(|r| (r.quarantine, r.notice_quotes))
+            .unwrap_or_default();
         let safe = match (hold.problem(), action) {
             (Some(Problem::Spool(_)), _) => {
                 Safe::Refused("the message cannot be held for checking now; try again later".into())
@@ -100,9 +131,14 @@ impl Imap {
                         "a message could not be kept in quarantine; try again later".into(),
                     ),
                     Some(q) => {
-                        let ctx = &self.core.ctx;
+                        let ctx = &mut self.core.ctx;
                         let scan_header = ctx.scan_header(verdict, &judged.engines);
-                        Safe::Notice(ctx.notice(&head, sum, verdict, Some(q), &scan_header))
+                        let q = q.clone();
+                        let (notice, quoted) = ctx
+                            .safe_notice(&head, sum, verdict, Some(&q), &scan_header, quotes)
+                            .await;
+                        quotes = Some(quoted);
+                        Safe::Notice(notice)
                     }
                 }
             }
@@ -131,6 +167,7 @@ impl Imap {
                     verdict: verdict.clone(),
                     engines: judged.engines.clone(),
                     quarantine: qid.clone(),
+                    notice_quotes: quotes,
                 },
             );
         }
@@ -205,4 +242,23 @@ fn tagged_copy(
         pos += n as u64;
     }
     Ok(copy)
+}
+
+/// At most this many UIDs of a FETCH set are looked up in the verdict cache.
+const KNOWN_UIDS: usize = 256;
+
+/// The numbers of a sequence set (`4`, `1:3,7`), or `None` when it has `*`, cannot be
+/// read, or names more than `max`.
+pub(super) fn uids_of(set: &str, max: usize) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in set.split(',') {
+        let (a, b) = part.split_once(':').unwrap_or((part, part));
+        let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+        let (lo, hi) = (a.min(b), a.max(b));
+        if (hi - lo) as usize >= max.saturating_sub(out.len()) {
+            return None;
+        }
+        out.extend(lo..=hi);
+    }
+    Some(out)
 }

@@ -282,7 +282,9 @@ impl Pop3 {
             ctx.quarantine(&mut hold.spool, &sum, verdict)
         };
         let scan_header = ctx.scan_header(verdict, &judged.engines);
-        let notice = ctx.notice(head, sum, verdict, qid.as_ref(), &scan_header);
+        let (notice, _) = ctx
+            .safe_notice(head, sum, verdict, qid.as_ref(), &scan_header, None)
+            .await;
         if !self.guard_replaced(n, qid.is_some()).await? {
             let note = " refused: the original could be neither quarantined nor marked withheld";
             return Ok((Delivery::Refused, note.into()));
