@@ -16,8 +16,11 @@ fn example_config_parses() {
         Ok(c) => c,
         Err(e) => panic!("example config invalid: {e:?}"),
     };
-    assert_eq!(cfg.listeners.len(), 4);
+    assert_eq!(cfg.listeners.len(), 6);
     assert!(cfg.listeners[2].implicit_tls && cfg.listeners[3].implicit_tls);
+    assert_eq!(cfg.listeners[4].protocol, Protocol::Imap);
+    assert_eq!(cfg.listeners[4].intercept_ports, vec![143]);
+    assert!(!cfg.listeners[4].implicit_tls && cfg.listeners[5].implicit_tls);
     assert_eq!(cfg.listeners[0].intercept_ports, vec![110]);
     assert_eq!(cfg.listeners[1].protocol, Protocol::Smtp);
     assert_eq!(cfg.listeners[1].intercept_ports, vec![25, 587]);
