@@ -16,7 +16,7 @@ fn check_accepts_the_example_config() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (4 listener(s))"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 listener(s))"));
 }
 
 #[test]

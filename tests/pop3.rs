@@ -966,3 +966,53 @@ p.quit()
         String::from_utf8_lossy(rest)
     );
 }
+
+/// A signature in the header only (the sender's display name, the subject): the notice
+/// that replaces the message quotes neither, so nothing flagged reaches the client through
+/// it; a clean message's notice-free delivery is unaffected.
+#[test]
+fn a_notice_never_quotes_header_text_the_engines_flag() {
+    let mut t = Topology::new("p3hdr");
+    t.start_dovecot();
+    let sock = t.start_clamd();
+    t.deliver("alice", "1", format!("From: \"{EICAR}\" <x@example.test>\r\nSubject: hello\r\nMessage-ID: <builtin@example.test>\r\n\r\nplain text\r\n").as_bytes());
+    t.deliver("alice", "2", format!("From: y@example.test\r\nSubject: {CLAMD_ONLY_MARKER}\r\nMessage-ID: <clamd@example.test>\r\n\r\nplain text\r\n").as_bytes());
+    t.deliver("alice", "3", format!("From: z@example.test\r\nSubject: quoted\r\nMessage-ID: <quoted@example.test>\r\n\r\n{EICAR}\r\n").as_bytes());
+    let cfg = t.write_config(&format!(
+        "[scan]\nengines = [\"builtin\", \"clamd\"]\n[scan.clamd]\naddress = \"unix:{}\"\n{POP3_LISTENER}",
+        sock.display()
+    ));
+    t.start_portcullis(&cfg);
+    let out = t.python_client(
+        SERVER_V4,
+        r#"
+p = poplib.POP3(HOST, 110, timeout=60)
+p.user('alice'); p.pass_('alicepw')
+for i in (1, 2, 3):
+    out.write(b'\r\n'.join(p.retr(i)[1]) + b'\r\n=====\r\n')
+p.quit()
+"#,
+    );
+    let out = String::from_utf8_lossy(&out).to_string();
+    let notices: Vec<&str> = out.split("=====\r\n").collect();
+    for n in &notices[..3] {
+        assert!(
+            !n.contains(EICAR) && !n.contains("EICAR-STANDARD") && !n.contains(CLAMD_ONLY_MARKER),
+            "a flagged header reached the client through the notice:\n{n}"
+        );
+        assert!(n.starts_with("X-Portcullis-Scan: infected ("), "{n}");
+        assert!(n.contains("kept in quarantine as "), "{n}");
+    }
+    // A notice whose quoted headers are harmless keeps them, so it is filed where the
+    // original would have been.
+    assert!(
+        notices[2].contains("Message-ID: <quoted@example.test>"),
+        "{}",
+        notices[2]
+    );
+    assert!(notices[2].contains("Subject: [removed by mail gateway] quoted"));
+    assert!(
+        t.session_logs()
+            .contains("the original's headers are left out of the notice")
+    );
+}
