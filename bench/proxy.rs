@@ -8,6 +8,7 @@ mod common;
 #[path = "memory.rs"]
 mod memory;
 mod rtt;
+mod rtt_imap;
 mod tls;
 
 use std::fmt::Write as _;
@@ -671,6 +672,7 @@ fn main() {
     if want("rtt") {
         rtt::rtt_cases(&mut b);
         rtt::pop3_rtt_cases(&mut b);
+        rtt_imap::cases(&mut b);
     }
     if want("tls") {
         tls::cases(&mut b);

@@ -13,7 +13,7 @@ use crate::common::*;
 use crate::{Bench, Row, alternate, reps};
 
 /// Delay per direction: 20 ms each way is a 40 ms round trip.
-const ONE_WAY_MS: u64 = 20;
+pub const ONE_WAY_MS: u64 = 20;
 /// The forwarder's port in the server namespace; it forwards to postfix on 25.
 const RTT_PORT: u16 = 2525;
 /// Chunks in flight per direction (each at most `CHUNK` bytes): the forwarder's bound.

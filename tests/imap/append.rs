@@ -158,3 +158,73 @@ r.cmd(b'a5', b'LOGOUT')
     assert_eq!(stored_with(&stored, "small"), vec![clean]);
     assert!(stored_with(&stored, "smallbad").is_empty());
 }
+
+/// A server that takes no non-synchronising literals after login (dovecot told to offer
+/// a capability list without LITERAL+): the proxy forwards each literal only once the
+/// server's `+` came, and the stored messages are byte-identical. A `{n+}` sent to such a
+/// server would have its bytes read as commands.
+#[test]
+fn a_server_without_literal_plus_gets_synchronising_literals() {
+    let mut t = Topology::new("imapnolit");
+    t.start_dovecot_with(
+        "",
+        "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR ID ENABLE IDLE UIDPLUS\n}\n",
+    );
+    let cfg = t.write_config(IMAP_LISTENER);
+    start_proxy(&mut t, &cfg);
+    let samples = [
+        ("tiny", tricky_message("tiny")),
+        (
+            "big",
+            with_attachment("big", "report.pdf", &vec![b'%'; 200_000]),
+        ),
+    ];
+    for (name, msg) in &samples {
+        fs::write(t.path(&format!("{name}.eml")), msg).unwrap();
+    }
+    let caps = direct(
+        &t,
+        "M = connect(); emit('pre', ' '.join(M.capabilities).encode()); M.login('alice', 'alicepw')\ntyp, d = M.capability(); emit('post', d[0]); M.logout()",
+    );
+    assert!(
+        !contains(&caps["post"], "LITERAL"),
+        "dovecot still offers non-synchronising literals after login: {:?}",
+        String::from_utf8_lossy(&caps["post"])
+    );
+    let got = via_proxy(
+        &t,
+        &format!(
+            r#"
+r = Raw()
+r.cmd(b'a1', b'LOGIN alice alicepw')
+for tag, name in ((b'a2', 'tiny'), (b'a3', 'big')):
+    msg = open({dir:?} + '/' + name + '.eml', 'rb').read()
+    # {{n+}} for the small one (the proxy offers LITERAL-), a synchronising one for the big.
+    plus = b'+' if len(msg) <= 4096 else b''
+    if plus:
+        r.send(tag + b' APPEND INBOX {{%d+}}\r\n' % len(msg) + msg + b'\r\n')
+        lines = r.until(tag)
+    else:
+        lines = r.lit(tag, [tag + b' APPEND INBOX {{%d}}\r\n' % len(msg), msg + b'\r\n'])
+    emit(name, b''.join(lines))
+emit('noop', b''.join(r.cmd(b'a4', b'NOOP')))
+r.cmd(b'a5', b'LOGOUT')
+"#,
+            dir = t.dir.path().display().to_string()
+        ),
+    );
+    for (tag, name) in [("a2", "tiny"), ("a3", "big")] {
+        let r = String::from_utf8_lossy(&got[name]).to_string();
+        assert!(r.contains(&format!("{tag} OK")), "{name}: {r}");
+    }
+    assert!(contains(&got["noop"], "a4 OK"), "{:?}", got["noop"]);
+    let stored = direct(&t, STORED);
+    for (name, msg) in &samples {
+        assert_eq!(stored_with(&stored, name), vec![msg.clone()], "{name}");
+    }
+    assert_eq!(
+        t.mailbox_count("alice"),
+        2,
+        "nothing else was stored or run"
+    );
+}

@@ -108,7 +108,9 @@ impl Imap {
     }
 
     /// Notes what the server takes (non-synchronising literals) and applies the
-    /// allow-list to the capability list in `line`.
+    /// allow-list to the capability list in `line`. Each list replaces the last: a server
+    /// may offer LITERAL+ before login and not after (dovecot's `imap_capability`), and a
+    /// `{n+}` it does not take would make it read the literal's bytes as commands.
     fn learn_and_filter(&mut self, line: &mut Vec<u8>) {
         let text = String::from_utf8_lossy(line).to_ascii_uppercase();
         let words: Vec<&str> = text
@@ -119,7 +121,7 @@ impl Imap {
         } else if words.contains(&"LITERAL-") {
             Some(4096)
         } else {
-            self.upstream_literal
+            None
         };
         if let Some(f) = capability::filter_line(line, self.cap_policy()) {
             *line = f;
