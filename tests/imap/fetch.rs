@@ -265,3 +265,41 @@ M.logout()
     );
     assert!(seen(&u4), "a non-PEEK chunk loop sets \\Seen");
 }
+
+/// A spam message is tagged when fetched whole; read in ranges it is the server's bytes,
+/// so a client that reads up to the RFC822.SIZE it was told gets all of it (the tagged
+/// version is longer, and its tail would fall past that size).
+#[test]
+fn spam_is_tagged_whole_and_read_in_ranges_as_the_server_counts_it() {
+    let mut t = Topology::new("imapspam");
+    t.start_dovecot();
+    let filler = "Buy now, limited offer.\r\n".repeat(120);
+    let msg = format!(
+        "From: s@example.test\r\nTo: alice@example.test\r\nSubject: offer\r\nMessage-ID: <spam@example.test>\r\n\r\n{GTUBE}\r\n{filler}"
+    );
+    t.deliver("alice", "1", msg.as_bytes());
+    let cfg = t.write_config(IMAP_LISTENER);
+    start_proxy(&mut t, &cfg);
+    let script = r#"
+M = session()
+u = uids(M)[0]
+typ, d = M.uid('FETCH', str(u), '(RFC822.SIZE)')
+emit('size', re.search(rb'RFC822.SIZE (\d+)', d[0]).group(1))
+emit('whole', literal(M, u, 'BODY.PEEK[]'))
+emit('chunks', chunked(M, u, 'BODY.PEEK[]', 1000))
+emit('text', literal(M, u, 'BODY.PEEK[TEXT]'))
+M.logout()
+"#;
+    let got = via_proxy(&t, script);
+    let whole = String::from_utf8_lossy(&got["whole"]).to_string();
+    assert!(whole.contains("Subject: [SPAM] offer"), "{whole}");
+    assert!(whole.starts_with("X-Portcullis-Scan: spam"), "{whole}");
+    let size: usize = String::from_utf8_lossy(&got["size"]).parse().unwrap();
+    assert_eq!(got["chunks"].len(), size, "ranges add up to RFC822.SIZE");
+    assert!(
+        got["chunks"] == msg.as_bytes(),
+        "ranges are the server's bytes"
+    );
+    let body_at = msg.find("\r\n\r\n").unwrap() + 4;
+    assert!(got["text"] == msg.as_bytes()[body_at..]);
+}

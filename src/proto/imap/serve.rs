@@ -36,10 +36,22 @@ impl Imap {
                     .min(v.len());
                 ([head.as_slice(), &v[from..]], Some(v))
             }
-            Some((_, Safe::Tagged(s))) => {
-                tagged_view = s.to_bytes().map_err(ProxyError::io(Side::Local))?;
-                let v: &[u8] = &tagged_view;
-                ([&[], v], Some(v))
+            // The tagged version is served whole; its sections and ranges come from the
+            // original bytes, as the server counts them: a client that reads a message in
+            // ranges up to the RFC822.SIZE it was told would otherwise lose the tail the
+            // added headers pushed past that size.
+            Some((spool, Safe::Tagged(s))) => {
+                let wants_whole = held
+                    .holes
+                    .iter()
+                    .any(|(_, h)| matches!(h, Hole::Whole { ours: false }));
+                tagged_view = match wants_whole {
+                    true => Some(s.to_bytes().map_err(ProxyError::io(Side::Local))?),
+                    false => None,
+                };
+                orig_view = spool.to_bytes().map_err(ProxyError::io(Side::Local))?;
+                let t: &[u8] = tagged_view.as_deref().unwrap_or_default();
+                ([&[], t], Some(&orig_view[..]))
             }
             Some((_, Safe::Notice(n))) => ([&[], n.as_slice()], Some(n.as_slice())),
             Some((_, Safe::Refused(_))) => return Ok(()),
