@@ -427,45 +427,5 @@ async fn a_mechanism_whose_user_cannot_be_read_is_neither_offered_nor_accepted()
     );
 }
 
-/// A server that offers LITERAL+ before login and not after: from then on every literal
-/// goes up synchronising (`{n}`, sent after the server's `+`). A `{n+}` would have the
-/// server read the message's lines as commands.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn imap_literals_follow_the_servers_latest_capability_list() {
-    let (up, srv) = fake_server(vec![
-        send("* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] fake\r\n"),
-        Step::Expect("A1 LOGIN"),
-        send("a1 OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n"),
-        Step::Expect("A2 APPEND INBOX {"),
-        send("+ go on\r\n"),
-        Step::ReadUntil("hello\r\n"),
-        Step::Expect("\r\n"),
-        send("a2 OK [APPENDUID 1 1] done\r\n"),
-        Step::Expect("A3 LOGOUT"),
-        send("* BYE fake\r\na3 OK bye\r\n"),
-    ])
-    .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
-    c.send("a1 LOGIN alice secret\r\n").await;
-    assert!(c.line().await.starts_with("a1 OK"));
-    let msg =
-        "From: a@example.org\r\nSubject: hi\r\nMessage-ID: <lit@example.org>\r\n\r\nhello\r\n";
-    c.send(&format!("a2 APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()))
-        .await;
-    let mut answer = c.line().await;
-    while answer.starts_with("* ") {
-        answer = c.line().await;
-    }
-    assert!(answer.starts_with("a2 OK"), "{answer}");
-    c.send("a3 LOGOUT\r\n").await;
-    let _ = c.rest().await;
-    let got = String::from_utf8(srv.await.unwrap()).unwrap();
-    assert!(
-        got.contains(&format!("APPEND INBOX {{{}}}\r\n", msg.len())),
-        "the literal went up as {got:?}"
-    );
-    assert!(got.contains(msg), "{got:?}");
-    p.shutdown().await;
-}
+#[path = "loopback/imap.rs"]
+mod imap;

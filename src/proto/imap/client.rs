@@ -303,6 +303,9 @@ impl Imap {
             parts = vec![Part::Line(new)];
             plan = p;
         }
+        if plan.local && self.pending.is_empty() && self.answer_from_copy(tag, &plan).await? {
+            return Ok(());
+        }
         let what = Waiting::Fetch {
             plan,
             refused: None,

@@ -55,3 +55,24 @@ impl Imap {
         self.render(held, None, plan).await
     }
 }
+
+impl Imap {
+    /// Answers a FETCH of pieces of the copied message without the server (`plan.local`,
+    /// nothing else in flight): a client reading a large message in ranges waits one
+    /// round trip to the server for the first range only. `false` when the copy cannot
+    /// name the message's sequence number (an expunge came in between).
+    pub(super) async fn answer_from_copy(
+        &mut self,
+        tag: &str,
+        plan: &Plan,
+    ) -> Result<bool, ProxyError> {
+        let Some((seq, uid)) = self.copy.as_ref().and_then(|c| Some((c.seq?, c.uid))) else {
+            return Ok(false);
+        };
+        let held = Held::own(format!("* {seq} FETCH (UID {uid})\r\n").into_bytes());
+        self.serve_from_copy(&held, seq, Some(uid), plan).await?;
+        let done = format!("{tag} OK Fetch completed (portcullis, from the checked copy)\r\n");
+        self.send_client(done.as_bytes()).await?;
+        Ok(true)
+    }
+}

@@ -59,6 +59,16 @@ pub(super) struct Held {
 }
 
 impl Held {
+    /// A response the proxy writes itself, with no holes.
+    pub(super) fn own(text: Vec<u8>) -> Held {
+        Held {
+            text,
+            holes: Vec::new(),
+            skip_space: false,
+            limit: usize::MAX,
+        }
+    }
+
     fn put(&mut self, b: &[u8]) -> Result<(), ProxyError> {
         let b = match std::mem::take(&mut self.skip_space) {
             true => b.strip_prefix(b" ").unwrap_or(b),

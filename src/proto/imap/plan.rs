@@ -24,6 +24,9 @@ pub struct Plan {
     /// The proxy asked for `BODY[]<0.1>` only for its effect (`\Seen`, as the client's
     /// item would set it); its value is removed from the response.
     pub probe: bool,
+    /// Served from the copy with nothing asked of the server but `UID`: the proxy may
+    /// answer the command itself, sparing a round trip per range.
+    pub local: bool,
 }
 
 impl Plan {
@@ -141,6 +144,8 @@ pub fn rewrite(line: &[u8], known: Known) -> Option<(Vec<u8>, Plan)> {
     }
     if !plan.served.is_empty() && !seen_whole && peek_whole.is_none() && have_copy {
         plan.from_copy = true;
+        let modifiers = text[end..].iter().any(|b| !b.is_ascii_whitespace());
+        plan.local = !seen && !modifiers && kept.iter().all(|k| k.eq_ignore_ascii_case(b"UID"));
         if seen {
             kept.push(b"BODY[]<0.1>");
             plan.probe = true;

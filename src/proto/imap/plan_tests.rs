@@ -144,3 +144,25 @@ fn uid_sets_are_read_within_a_bound() {
     assert_eq!(uids_of("1:5,6:9,10,11", 10), None);
     assert_eq!(uids_of("x", 10), None);
 }
+
+#[test]
+fn only_a_peek_at_a_copied_message_with_nothing_else_is_answered_locally() {
+    let local = |line: &str| rewrite(line.as_bytes(), COPY).unwrap().1.local;
+    assert!(local("t UID FETCH 7 (BODY.PEEK[]<65536.65536>)\r\n"));
+    assert!(local("t UID FETCH 7 (UID BODY.PEEK[TEXT]<0.10>)\r\n"));
+    assert!(
+        !local("t UID FETCH 7 (FLAGS BODY.PEEK[]<0.10>)\r\n"),
+        "FLAGS are the server's"
+    );
+    assert!(
+        !local("t UID FETCH 7 (BODY[]<0.10>)\r\n"),
+        "\\Seen is set by the server"
+    );
+    assert!(!local(
+        "t UID FETCH 7 (BODY.PEEK[]<0.10>) (CHANGEDSINCE 3)\r\n"
+    ));
+    assert!(
+        !rw("t UID FETCH 7 (BODY.PEEK[]<0.10>)\r\n").unwrap().1.local,
+        "no copy"
+    );
+}
