@@ -5,6 +5,7 @@
 //! markdown table and a JSON file in bench/results/. Run it with `bench/run` (root).
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod imap;
 #[path = "memory.rs"]
 mod memory;
 mod rtt;
@@ -676,6 +677,9 @@ fn main() {
     }
     if want("tls") {
         tls::cases(&mut b);
+    }
+    if want("imap") {
+        imap::cases(&mut b);
     }
 
     let mut md = String::new();
