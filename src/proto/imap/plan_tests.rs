@@ -166,3 +166,96 @@ fn only_a_peek_at_a_copied_message_with_nothing_else_is_answered_locally() {
         "no copy"
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn item() -> impl Strategy<Value = String> {
+        let names = prop::sample::select(vec![
+            "BODY",
+            "BODY.PEEK",
+            "BINARY",
+            "BINARY.PEEK",
+            "body.peek",
+            "Binary",
+        ]);
+        let sections = prop::sample::select(vec![
+            "",
+            "1",
+            "2.1",
+            "TEXT",
+            "1.TEXT",
+            "HEADER",
+            "1.MIME",
+            "HEADER.FIELDS (FROM)",
+            "2.HEADER.FIELDS.NOT (TO CC)",
+            "1.0",
+            " ",
+            "x",
+        ]);
+        let partials = prop::sample::select(vec!["", "<0.10>", "<65536.65536>", "<0>", "<1.>"]);
+        let others = prop::sample::select(vec![
+            "UID",
+            "FLAGS",
+            "RFC822",
+            "RFC822.TEXT",
+            "RFC822.HEADER",
+            "RFC822.SIZE",
+            "ENVELOPE",
+            "BODYSTRUCTURE",
+            "SNIPPET (FUZZY)",
+            "PREVIEW (LAZY)",
+            "X-NEW",
+            "BINARY.SIZE[1]",
+        ]);
+        prop_oneof![
+            (names, sections, partials).prop_map(|(n, s, p)| format!("{n}[{s}]{p}")),
+            others.prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        /// Whatever items a FETCH asks for, what goes to the server asks for no piece of a
+        /// message the proxy would pass unjudged: every content item left is the whole
+        /// message or header-only, and every piece removed is served by the proxy.
+        #[test]
+        fn no_piece_of_content_goes_up_unjudged(
+            items in proptest::collection::vec(item(), 1..6),
+            uid in any::<bool>(),
+            copy in any::<bool>(),
+        ) {
+            let line = format!(
+                "t {}FETCH 1:* ({})\r\n",
+                if uid { "UID " } else { "" },
+                items.join(" ")
+            );
+            let known = Known { have_copy: copy, replaced: false };
+            let Some((out, plan)) = rewrite(line.as_bytes(), known) else {
+                // Unchanged: then nothing in it may be a piece of content.
+                for i in &items {
+                    let it = parse_item(i.split(' ').next().unwrap().as_bytes());
+                    prop_assert!(
+                        !it.carries_content() || it.is_whole_message() || header_only(&it),
+                        "{} passed unchanged", line
+                    );
+                }
+                return Ok(());
+            };
+            let out = String::from_utf8(out).unwrap();
+            let list = &out[out.find('(').unwrap() + 1..out.rfind(')').unwrap()];
+            let mut toks = Vec::new();
+            spans(list.as_bytes(), &mut |t, _| toks.push(t));
+            for t in toks {
+                if let Tok::Atom(a) = t {
+                    let it = parse_item(&a);
+                    prop_assert!(
+                        !it.carries_content() || it.is_whole_message() || header_only(&it)
+                            || (plan.probe && is_probe(&it)),
+                        "{} went up as {}", line, out
+                    );
+                }
+            }
+        }
+    }
+}
