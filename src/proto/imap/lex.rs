@@ -242,4 +242,12 @@ mod tests {
         assert_eq!(split_line(b"x {}\r\n"), (&b"x {}"[..], None));
         assert_eq!(split_line(b"x\r\n"), (&b"x"[..], None));
     }
+
+    #[test]
+    fn unquote_undoes_quoting_and_nil_is_empty() {
+        assert_eq!(unquote(br#""a\"b\\c""#), br#"a"b\c"#);
+        assert_eq!(unquote(b"\"\""), b"");
+        assert_eq!(unquote(b"NIL"), b"");
+        assert_eq!(unquote(b"\"unterminated"), b"");
+    }
 }
