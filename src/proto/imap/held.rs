@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::driver::{Ev, Imap, Waiting};
 use super::fetch::{FetchTracker, LineReport, Role};
 use super::framing::Event;
-use super::items::Item;
+pub(super) use super::held_text::{Held, Hole};
 use super::plan::{Plan, header_only};
 use super::safe::{Fetched, Safe};
 use crate::app::App;
@@ -31,80 +31,12 @@ impl Comfort for Keepalive<'_> {
     }
 }
 
-/// A value of the held response the proxy fills in.
-#[derive(Debug)]
-pub(super) enum Hole {
-    /// The whole message; `ours`: asked for by the proxy only, so left out.
-    Whole { ours: bool },
-    /// Served from the safe version.
-    Section(Item),
-    /// A value the proxy cannot name: `NIL`.
-    Nil,
-}
-
 /// Where the bytes of the literal being read go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lit {
     Keep,
     Body,
     Drop,
-}
-
-/// The response so far: its text with holes where values go.
-pub(super) struct Held {
-    pub(super) text: Vec<u8>,
-    pub(super) holes: Vec<(usize, Hole)>,
-    skip_space: bool,
-    limit: usize,
-}
-
-impl Held {
-    /// A response the proxy writes itself, with no holes.
-    pub(super) fn own(text: Vec<u8>) -> Held {
-        Held {
-            text,
-            holes: Vec::new(),
-            skip_space: false,
-            limit: usize::MAX,
-        }
-    }
-
-    fn put(&mut self, b: &[u8]) -> Result<(), ProxyError> {
-        let b = match std::mem::take(&mut self.skip_space) {
-            true => b.strip_prefix(b" ").unwrap_or(b),
-            false => b,
-        };
-        if self.text.len() + b.len() > self.limit {
-            return Err(ProxyError::protocol(
-                Side::Server,
-                "a FETCH response is larger than imap.max_held_response_bytes around its content",
-            ));
-        }
-        self.text.extend_from_slice(b);
-        Ok(())
-    }
-
-    fn hole(&mut self, h: Hole) {
-        self.holes.push((self.text.len(), h));
-    }
-
-    /// Removes the `BODY[] ` the proxy asked for, before its value.
-    fn drop_our_name(&mut self) {
-        self.drop_name(b"BODY[] ");
-    }
-
-    /// Removes an item name (with its space) the proxy asked for, before its value.
-    fn drop_name(&mut self, name: &[u8]) {
-        let (n, k) = (self.text.len(), name.len());
-        if n >= k && self.text[n - k..].eq_ignore_ascii_case(name) {
-            self.text.truncate(n - k);
-            if self.text.last() == Some(&b' ') {
-                self.text.pop();
-            } else {
-                self.skip_space = true;
-            }
-        }
-    }
 }
 
 /// One FETCH response being read.
@@ -267,12 +199,7 @@ impl Imap {
         let mut f = Fetching {
             seq,
             tracker: FetchTracker::new(seq),
-            held: Held {
-                text: Vec::new(),
-                holes: Vec::new(),
-                skip_space: false,
-                limit: app.cfg.imap.max_held_response_bytes,
-            },
+            held: Held::new(app.cfg.imap.max_held_response_bytes),
             body: None,
             remembered: None,
             key: None,

@@ -20,6 +20,7 @@ mod forward;
 pub mod frame;
 pub mod framing;
 mod held;
+mod held_text;
 pub mod items;
 pub mod lex;
 pub mod plan;
