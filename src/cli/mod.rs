@@ -15,15 +15,18 @@ nftables on the gateway redirects the clients' mail connections to portcullis. I
 where each client meant to go, connects to the real server, and holds every message until
 antivirus and spam scoring have judged it; no client is reconfigured.
 
-  POP3  Post Office Protocol 3 (port 110): mail a client downloads. Messages fetched with
-        RETR or TOP are scanned; an infected one is replaced by a notice and its original
-        quarantined, spam is tagged.
-  IMAP  Internet Message Access Protocol (port 143): mailbox access. Messages fetched
-        (FETCH) or uploaded (APPEND) are scanned the same way (planned; not intercepted
-        by this build).
-  SMTP  Simple Mail Transfer Protocol (ports 25 and 587): mail a client sends. A message
+  POP3  Post Office Protocol 3 (ports 110, 995): mail a client downloads. Messages
+        fetched with RETR or TOP are scanned; an infected one is replaced by a notice and
+        its original quarantined, spam is tagged.
+  IMAP  Internet Message Access Protocol (ports 143, 993): mailbox access. Messages
+        fetched (FETCH, whole or in sections and ranges) are scanned and replaced or tagged
+        the same way; a message uploaded (APPEND) is scanned before the server stores it.
+  SMTP  Simple Mail Transfer Protocol (ports 25, 587, 465): mail a client sends. A message
         (DATA) is scanned before the real server receives any of it; an infected one is
         rejected and quarantined, spam is tagged.
+
+TLS sessions (995, 993, 465 and STARTTLS) are intercepted with leaves minted from a local
+CA (`portcullis ca init`) deployed to the clients; without one they pass unscanned, logged.
 
 The configuration is /etc/portcullis/portcullis.toml unless --config names another file;
 `portcullis check` validates it. `portcullis man DIR` writes the manual pages.";
