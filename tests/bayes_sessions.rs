@@ -41,9 +41,11 @@ fn downloaded_mail_is_classified_and_the_deciding_tokens_logged() {
         fs::write(t.path(&format!("train/spam/{i}.eml")), spam(i)).unwrap();
         fs::write(t.path(&format!("train/ham/{i}.eml")), ham(i)).unwrap();
     }
+    let queue = t.path("autolearn");
     let cfg = t.write_config(&format!(
-        "[scan]\nengines = [\"builtin\"]\n[scan.bayes]\nenabled = true\ndb_path = \"{}\"\nmin_spam = 6\nmin_ham = 6\n\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n",
-        t.path("bayes.db").display()
+        "[scan]\nengines = [\"builtin\"]\n[scan.bayes]\nenabled = true\ndb_path = \"{}\"\nmin_spam = 6\nmin_ham = 6\nautolearn = true\nautolearn_dir = \"{}\"\n\n[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n",
+        t.path("bayes.db").display(),
+        queue.display()
     ));
     let cfg_s = cfg.to_str().unwrap();
     let spam_dir = t.path("train/spam");
@@ -94,6 +96,43 @@ fn downloaded_mail_is_classified_and_the_deciding_tokens_logged() {
     assert!(
         log.contains("message=2 bayes: spam probability 0.0"),
         "{log}"
+    );
+
+    // Autolearn: both were judged with confidence, so both wait in the queue (the
+    // downloaded bytes, as the server sent them), and training learns and removes them.
+    let queued = |class: &str| -> Vec<Vec<u8>> {
+        fs::read_dir(queue.join(class))
+            .map(|rd| rd.flatten().map(|e| fs::read(e.path()).unwrap()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(queued("spam"), vec![spam(100).into_bytes()], "{log}");
+    assert_eq!(queued("ham"), vec![ham(100).into_bytes()], "{log}");
+    assert!(log.contains("bayes: queued for autolearn as spam"), "{log}");
+    let out = t.portcullis(&["train", "--autolearn", "--config", cfg_s]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.starts_with("learned 2,"), "{report}");
+    assert!(queued("spam").is_empty() && queued("ham").is_empty());
+    let stats = t.portcullis(&["bayes", "stats", "--config", cfg_s]);
+    let stats = String::from_utf8_lossy(&stats.stdout).to_string();
+    assert!(
+        stats.contains("spam learned: 7") && stats.contains("ham learned: 7"),
+        "{stats}"
+    );
+    // Fetched again, they are known: queued again, learned once.
+    t.python_client(
+        SERVER_V4,
+        &format!("OUT = {:?}\n{FETCH}", t.dir.path().display().to_string()),
+    );
+    let out = t.portcullis(&["train", "--autolearn", "--config", cfg_s]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        report.starts_with("learned 0, moved to the other class 0, already known 2"),
+        "{report}"
     );
 }
 

@@ -27,6 +27,19 @@ pub struct Bayes {
     pub max_seen_messages: usize,
     /// Strongest tokens named in the session log for each verdict.
     pub logged_tokens: usize,
+    /// Queue confidently judged messages for learning (`portcullis train --autolearn`
+    /// learns and removes them). Off: copies of mail are kept on disk until then.
+    pub autolearn: bool,
+    /// Where queued messages wait, in `spam/` and `ham/`.
+    pub autolearn_dir: PathBuf,
+    /// Queued as spam at or above this Bayes probability, or ...
+    pub autolearn_spam_probability: f64,
+    /// ... when spamd scores it at or above this.
+    pub autolearn_spamd_score: f64,
+    /// Queued as ham when judged clean with a Bayes probability at or below this.
+    pub autolearn_ham_probability: f64,
+    /// Messages waiting at most; past it none are queued until training took them.
+    pub autolearn_max_messages: usize,
 }
 
 impl Default for Bayes {
@@ -41,6 +54,12 @@ impl Default for Bayes {
             max_tokens_per_message: 3_000,
             max_seen_messages: 200_000,
             logged_tokens: 8,
+            autolearn: false,
+            autolearn_dir: PathBuf::from("/var/lib/portcullis/autolearn"),
+            autolearn_spam_probability: 0.999,
+            autolearn_spamd_score: 12.0,
+            autolearn_ham_probability: 0.001,
+            autolearn_max_messages: 1000,
         }
     }
 }
@@ -67,6 +86,27 @@ impl Bayes {
             if v == 0 {
                 p.push((k, "0".into(), "use a positive number"));
             }
+        }
+        if !(self.autolearn_spam_probability > 0.5 && self.autolearn_spam_probability <= 1.0) {
+            p.push((
+                "scan.bayes.autolearn_spam_probability",
+                self.autolearn_spam_probability.to_string(),
+                "use a probability above 0.5 and at most 1, e.g. 0.999",
+            ));
+        }
+        if !(self.autolearn_ham_probability >= 0.0 && self.autolearn_ham_probability < 0.5) {
+            p.push((
+                "scan.bayes.autolearn_ham_probability",
+                self.autolearn_ham_probability.to_string(),
+                "use a probability of at least 0 and below 0.5, e.g. 0.001",
+            ));
+        }
+        if self.autolearn_max_messages == 0 {
+            p.push((
+                "scan.bayes.autolearn_max_messages",
+                "0".into(),
+                "use a positive number, or autolearn = false",
+            ));
         }
         if self.min_spam == 0 || self.min_ham == 0 {
             p.push((

@@ -12,6 +12,7 @@ use crate::message::spool::Spool;
 use super::Verdict;
 use super::admission::Admission;
 use super::bayes::Bayes;
+use super::bayes::autolearn::{self, Queue};
 use super::builtin::BuiltinEngine;
 use super::builtin::signatures::SigError;
 use super::clamd::ClamdStream;
@@ -23,6 +24,8 @@ pub struct Pipeline {
     admission: Admission,
     /// The builtin engine's Bayes classifier, when `scan.bayes.enabled`.
     bayes: Option<Arc<Bayes>>,
+    /// Where confidently judged messages wait for training, when `scan.bayes.autolearn`.
+    autolearn: Option<Queue>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,11 +47,13 @@ impl Pipeline {
         };
         let bayes = (builtin.is_some() && cfg.bayes.enabled)
             .then(|| Arc::new(Bayes::new(&cfg.bayes, &cfg.builtin)));
+        let autolearn = (bayes.is_some() && cfg.bayes.autolearn).then(|| Queue::new(&cfg.bayes));
         Ok(Pipeline {
             cfg: cfg.clone(),
             builtin,
             admission: Admission::new(cfg),
             bayes,
+            autolearn,
         })
     }
 
@@ -62,8 +67,35 @@ impl Pipeline {
             };
         }
         let mut scan = self.begin().await;
+        scan.learn = false;
         scan.feed(data).await;
         scan.finish(&mut spool).await.verdict
+    }
+
+    /// Queues a confidently judged message for training (`scan.bayes.autolearn`).
+    fn autolearn(
+        &self,
+        verdict: &Verdict,
+        probability: Option<f64>,
+        spamd: Option<&Verdict>,
+        bytes: &[u8],
+        notes: &mut Vec<String>,
+    ) {
+        let Some(q) = &self.autolearn else { return };
+        let Some(class) = autolearn::decide(&self.cfg.bayes, verdict, probability, spamd) else {
+            return;
+        };
+        let put = || q.put(class, bytes);
+        let put = if bytes.len() <= INLINE_SCAN_BYTES {
+            put()
+        } else {
+            tokio::task::block_in_place(put)
+        };
+        match put {
+            Ok(true) => notes.push(format!("bayes: queued for autolearn as {}", class.dir())),
+            Ok(false) => {}
+            Err(e) => notes.push(format!("bayes: autolearn queue not written: {e}")),
+        }
     }
 
     pub async fn begin(&self) -> MessageScan<'_> {
@@ -77,6 +109,7 @@ impl Pipeline {
             clamd,
             size: 0,
             started: Instant::now(),
+            learn: true,
         }
     }
 }
@@ -94,6 +127,9 @@ pub struct MessageScan<'p> {
     clamd: Option<ClamdStream>,
     size: u64,
     started: Instant,
+    /// Whether a confident verdict may queue the message for autolearn (not for the
+    /// proxy's own notices).
+    learn: bool,
 }
 
 impl MessageScan<'_> {
@@ -168,6 +204,7 @@ impl MessageScan<'_> {
                 };
                 verdict = verdict.combine(v);
             }
+            let mut probability = None;
             if let Some(b) = self
                 .pipeline
                 .bayes
@@ -181,20 +218,27 @@ impl MessageScan<'_> {
                     tokio::task::block_in_place(|| b.classify(&bytes))
                 };
                 notes.push(j.note);
+                probability = j.probability;
                 verdict = verdict.combine(j.verdict);
             }
+            let mut spamd = None;
             if cfg.engines.contains(&Engine::Spamd) && !matches!(verdict, Verdict::Infected { .. })
             {
                 match super::spamd::check(&cfg.spamd, &bytes).await {
                     Some(v) => {
                         engines.push("spamd");
-                        verdict = verdict.combine(v);
+                        verdict = verdict.combine(v.clone());
+                        spamd = Some(v);
                     }
                     None => notes.push(format!(
                         "spamd skipped: larger than scan.spamd.max_bytes ({})",
                         cfg.spamd.max_bytes
                     )),
                 }
+            }
+            if self.learn {
+                self.pipeline
+                    .autolearn(&verdict, probability, spamd.as_ref(), &bytes, &mut notes);
             }
             verdict
         };

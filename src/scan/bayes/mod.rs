@@ -1,6 +1,7 @@
 //! The builtin engine's Bayes spam classifier: `tokens` reads a message, `db` is the
 //! shared, memory-mapped token table, `classify` combines the evidence, `store` and
 //! `train` learn from an admin's mail.
+pub mod autolearn;
 pub mod classify;
 pub mod db;
 mod html;

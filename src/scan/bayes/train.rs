@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::autolearn::{self, Class};
 use super::db::{DbError, Snapshot};
 use super::sources;
 use super::store::{Learned, Learner, StoreLimits};
@@ -26,6 +27,30 @@ pub struct TrainArgs {
     /// Messages between two atomic commits of the database (a crash loses at most these).
     #[arg(long, default_value_t = 1000)]
     pub commit_every: usize,
+    /// Learn the messages the proxy queued (`scan.bayes.autolearn_dir`), then remove them.
+    #[arg(long, conflicts_with_all = ["spam", "ham", "forget"])]
+    pub autolearn: bool,
+}
+
+/// Learns the autolearn queue as it is now, then removes what was learned (messages
+/// queued meanwhile wait for the next run; one learned twice counts once).
+fn train_queued(cfg: &Config, commit_every: usize) -> Result<Report, DbError> {
+    let dir = &cfg.scan.bayes.autolearn_dir;
+    let args = TrainArgs {
+        spam: autolearn::queued(dir, Class::Spam),
+        ham: autolearn::queued(dir, Class::Ham),
+        forget: false,
+        commit_every,
+        autolearn: false,
+    };
+    if args.spam.is_empty() && args.ham.is_empty() {
+        return Ok(Report::default());
+    }
+    let report = train(cfg, &args)?;
+    for f in args.spam.iter().chain(&args.ham) {
+        std::fs::remove_file(f)?;
+    }
+    Ok(report)
 }
 
 /// Totals of one training run.
@@ -87,6 +112,9 @@ impl Progress {
 
 /// Learns (or forgets) every message under the given paths, committing as it goes.
 pub fn train(cfg: &Config, args: &TrainArgs) -> Result<Report, DbError> {
+    if args.autolearn {
+        return train_queued(cfg, args.commit_every);
+    }
     if args.spam.is_empty() && args.ham.is_empty() {
         return Err(DbError::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
