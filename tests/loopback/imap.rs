@@ -102,3 +102,91 @@ async fn later_ranges_of_a_message_are_answered_without_the_server() {
     assert!(p.logs().contains("copy_hits=2"), "{}", p.logs());
     p.shutdown().await;
 }
+
+const EICAR_MSG: &str = "From: a@example.org\r\nSubject: x\r\n\r\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\r\n";
+
+/// A command pipelined behind AUTHENTICATE is a command, not a SASL response: it is
+/// read only once the exchange ended, and examined like any other (the infected APPEND
+/// never reaches the server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_pipelined_behind_authenticate_is_examined() {
+    let (up, srv) = fake_server(vec![
+        send("* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN] fake\r\n"),
+        Step::Expect("A1 AUTHENTICATE PLAIN"),
+        Step::Pause(Duration::from_millis(200)),
+        send("a1 OK [CAPABILITY IMAP4rev1 LITERAL+] logged in\r\n"),
+        Step::Expect("C1 LOGOUT"),
+        send("* BYE fake\r\nc1 OK bye\r\n"),
+    ])
+    .await;
+    let mut p = Proxy::start("imap", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("* OK"));
+    c.send(&format!(
+        "a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\nb1 APPEND INBOX {{{}+}}\r\n{EICAR_MSG}\r\n",
+        EICAR_MSG.len()
+    ))
+    .await;
+    assert!(c.line().await.starts_with("a1 OK"));
+    let b1 = c.line().await;
+    assert!(b1.starts_with("b1 NO"), "{b1}");
+    c.send("c1 LOGOUT\r\n").await;
+    let _ = c.rest().await;
+    srv.await
+        .expect("the server saw only the login and the logout");
+    p.shutdown().await;
+}
+
+/// DONE sent before the server's `+ idling` arrived: the proxy reads on only after that
+/// `+`, so it is never taken for the go-ahead of a later literal (whose bytes the server
+/// would then read as commands when it refuses the APPEND).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_done_does_not_let_a_stale_continuation_release_a_literal() {
+    let msg = "Subject: x\r\n\r\nx9 DELETE INBOX\r\n";
+    let (up, srv) = fake_server(vec![
+        send("* OK [CAPABILITY IMAP4rev1 IDLE] fake\r\n"),
+        Step::Expect("A1 LOGIN"),
+        send("a1 OK logged in\r\n"),
+        Step::Expect("A2 IDLE"),
+        Step::Pause(Duration::from_millis(200)),
+        send("+ idling\r\n"),
+        Step::Expect("DONE"),
+        send("a2 OK idle done\r\n"),
+        Step::Expect("A3 APPEND NOSUCH {"),
+        send("a3 NO [TRYCREATE] no such mailbox\r\n"),
+        Step::Expect("A4 LOGOUT"),
+        send("* BYE fake\r\na4 OK bye\r\n"),
+    ])
+    .await;
+    let mut p = Proxy::start("imap", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("* OK"));
+    c.send("a1 LOGIN alice secret\r\n").await;
+    assert!(c.line().await.starts_with("a1 OK"));
+    c.send(&format!(
+        "a2 IDLE\r\nDONE\r\na3 APPEND NOSUCH {{{}}}\r\n",
+        msg.len()
+    ))
+    .await;
+    let mut lines = Vec::new();
+    loop {
+        let l = c.line().await;
+        let plus = l.starts_with("+ Ready");
+        lines.push(l);
+        if plus {
+            c.send(&format!("{msg}\r\n")).await;
+        }
+        if lines.last().unwrap().starts_with("a3 ") {
+            break;
+        }
+    }
+    assert!(lines.last().unwrap().starts_with("a3 NO"), "{lines:?}");
+    c.send("a4 LOGOUT\r\n").await;
+    let _ = c.rest().await;
+    let got = String::from_utf8(srv.await.unwrap()).unwrap();
+    assert!(
+        !got.contains("DELETE"),
+        "message lines reached the server: {got:?}"
+    );
+    p.shutdown().await;
+}

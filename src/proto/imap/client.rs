@@ -98,6 +98,7 @@ impl Imap {
             } => {
                 if first && self.gathered.parts.is_empty() && self.gathered.refusal.is_none() {
                     if self.sasl.is_some() {
+                        self.client_turn = false;
                         return self.sasl_response(bytes).await;
                     }
                     if self.idling && is_idle_done(&bytes) {
@@ -263,11 +264,13 @@ impl Imap {
                 let initial = initial_response(&parts);
                 self.sasl = Some(SaslUser::start(&mechanism, initial.as_deref()));
                 self.sasl_locked = false;
+                self.client_turn = false;
                 self.forward_tagged(parts, &tag, Waiting::Authenticate)
                     .await
             }
             Kind::Idle => {
                 self.idling = true;
+                self.client_turn = false;
                 self.forward_tagged(parts, &tag, Waiting::Idle).await
             }
             Kind::Select { mailbox, .. } => {

@@ -142,6 +142,11 @@ pub struct Imap {
     /// The session is locked out: the running AUTHENTICATE gets our refusal.
     pub(super) sasl_locked: bool,
     pub(super) idling: bool,
+    /// In an AUTHENTICATE or IDLE exchange, the server's `+` was relayed and the client's
+    /// answer is due. Until then client bytes are not read: a command pipelined behind
+    /// AUTHENTICATE would go up as a SASL response, unexamined, and one behind IDLE could
+    /// take the server's `+ idling` as the go-ahead for its literal.
+    pub(super) client_turn: bool,
     pub(super) mailbox: Option<Selected>,
     /// `[UIDVALIDITY n]` seen while a SELECT was in flight.
     pub(super) uid_validity_seen: Option<u32>,
@@ -176,6 +181,7 @@ impl Driver for Imap {
             sasl: None,
             sasl_locked: false,
             idling: false,
+            client_turn: false,
             mailbox: None,
             uid_validity_seen: None,
             upstream_literal: None,
@@ -257,6 +263,9 @@ impl Imap {
 
     /// Whether client commands must wait: STARTTLS or a reshaped FETCH is in flight.
     fn client_waits(&self) -> bool {
+        if (self.sasl.is_some() || self.idling) && !self.client_turn {
+            return true;
+        }
         self.pending.iter().any(|p| match &p.what {
             Waiting::StartTls => true,
             Waiting::Fetch { plan, .. } => plan.reshapes(),
@@ -268,7 +277,7 @@ impl Imap {
     fn server_owes(&self) -> bool {
         self.pending
             .iter()
-            .any(|p| !matches!(p.what, Waiting::Idle))
+            .any(|p| !matches!(p.what, Waiting::Idle) || !self.client_turn)
     }
 
     async fn run_loop(&mut self) -> Result<Flow, ProxyError> {

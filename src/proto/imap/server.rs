@@ -49,6 +49,7 @@ impl Imap {
         match &resp {
             Response::Continuation => {
                 if self.sasl.is_some() || self.idling || self.waits_idle() {
+                    self.client_turn = true;
                     self.send_client(&line).await?;
                 } else {
                     self.core
