@@ -190,3 +190,40 @@ async fn an_early_done_does_not_let_a_stale_continuation_release_a_literal() {
     );
     p.shutdown().await;
 }
+
+/// A FETCH response line longer than `imap.max_line_bytes` cannot be read value by value:
+/// none of it reaches the client (here a quoted body with a virus in it), and the FETCH
+/// ends with a temporary NO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadably_long_fetch_line_serves_nothing() {
+    let body = format!("{}{}", EICAR_MSG.replace("\r\n", " "), "y".repeat(70_000));
+    let (up, srv) = fake_server(vec![
+        send("* OK [CAPABILITY IMAP4rev1] fake\r\n"),
+        Step::Expect("A1 LOGIN"),
+        send("a1 OK logged in\r\n"),
+        Step::Expect("A2 FETCH 1 (UID BODY[])"),
+        Step::Send(format!("* 1 FETCH (BODY[] \"{body}\" UID 4)\r\na2 OK done\r\n").into_bytes()),
+        Step::Expect("A3 LOGOUT"),
+        send("* BYE fake\r\na3 OK bye\r\n"),
+    ])
+    .await;
+    let mut p = Proxy::start("imap", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("* OK"));
+    c.send("a1 LOGIN alice secret\r\na2 FETCH 1 BODY[]\r\n")
+        .await;
+    let mut seen = String::new();
+    loop {
+        let l = c.line().await;
+        seen.push_str(&l);
+        if l.starts_with("a2 ") {
+            assert!(l.starts_with("a2 NO [UNAVAILABLE]"), "{l}");
+            break;
+        }
+    }
+    assert!(!seen.contains("EICAR"), "content reached the client");
+    c.send("a3 LOGOUT\r\n").await;
+    let _ = c.rest().await;
+    srv.await.unwrap();
+    p.shutdown().await;
+}

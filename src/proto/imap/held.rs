@@ -50,6 +50,9 @@ struct Fetching<'p> {
     lit: Lit,
     done: bool,
     notes: Vec<String>,
+    /// A line of the response was longer than `imap.max_line_bytes`: its values cannot be
+    /// told apart, so nothing of the response is served.
+    unread: bool,
 }
 
 impl<'p> Fetching<'p> {
@@ -69,13 +72,15 @@ impl<'p> Fetching<'p> {
             } => {
                 if !whole {
                     self.tracker.unread_line();
+                    self.unread = true;
                 }
                 let report = self.tracker.line(bytes, first);
                 self.line(bytes, report, app, plan, base).await
             }
-            Event::LinePart { bytes, .. } => {
+            Event::LinePart { .. } => {
                 self.tracker.unread_line();
-                self.held.put(bytes)
+                self.unread = true;
+                Ok(())
             }
             Event::Literal { bytes } | Event::LiteralChunk { bytes, .. } => match self.lit {
                 Lit::Keep => self.held.put(bytes),
@@ -206,6 +211,7 @@ impl Imap {
             lit: Lit::Keep,
             done: false,
             notes: Vec::new(),
+            unread: false,
         };
         let first = match &first {
             Ev::Line {
@@ -262,6 +268,13 @@ impl Imap {
                 .ctx
                 .log
                 .event("fetch", &format!("seq={} {n}", f.seq));
+        }
+        if f.unread {
+            self.refuse_fetch(format!(
+                "a server response line is longer than the gateway reads (imap.max_line_bytes = {})",
+                self.core.ctx.app.cfg.imap.max_line_bytes
+            ));
+            return Ok(());
         }
         let uid = f.tracker.summary().uid;
         let for_copy = plan.from_copy && uid.is_some() && f.body.is_none();
