@@ -104,6 +104,11 @@ for i, item in enumerate(['BODY.PEEK[HEADER]', 'BODY.PEEK[HEADER.FIELDS (SUBJECT
                           'BODY.PEEK[HEADER.FIELDS.NOT (FROM)]', 'RFC822.HEADER']):
     typ, d = M.uid('FETCH', str(u), '(' + item + ')')
     emit('item%d' % i, typ.encode() + b' ' + b' '.join(b' '.join(x) if isinstance(x, tuple) else x for x in d))
+# Listings by sequence numbers and open-ended sets: decided when the response names the UID.
+for i, (how, items) in enumerate([('seq', '(BODY.PEEK[HEADER])'), ('uid', '(RFC822.HEADER UID)'),
+                                  ('seq', '(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])')]):
+    typ, d = M.fetch('1:*', items) if how == 'seq' else M.uid('FETCH', '1:*', items)
+    emit('list%d' % i, typ.encode() + b' ' + b' '.join(b' '.join(x) if isinstance(x, tuple) else x for x in d))
 M.logout()
 "#,
     );

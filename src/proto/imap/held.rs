@@ -35,6 +35,8 @@ impl Comfort for Keepalive<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lit {
     Keep,
+    /// A header-only value's literal, held until the response's verdict is known.
+    Header,
     Body,
     Drop,
 }
@@ -84,6 +86,7 @@ impl<'p> Fetching<'p> {
             }
             Event::Literal { bytes } | Event::LiteralChunk { bytes, .. } => match self.lit {
                 Lit::Keep => self.held.put(bytes),
+                Lit::Header => self.held.header_more(bytes),
                 Lit::Body => {
                     if let Some(h) = self.body.as_mut() {
                         h.take(bytes).await;
@@ -110,7 +113,7 @@ impl<'p> Fetching<'p> {
             let value = &bytes[v.range.clone()];
             pos = v.range.end;
             match v.role {
-                Role::Content(item) if header_only(&item) => self.held.put(value)?,
+                Role::Content(item) if header_only(&item) => self.held.header(value)?,
                 Role::Content(item) if item.is_whole_message() && self.body.is_none() => {
                     let ours = plan.added_whole;
                     if ours {
@@ -144,7 +147,11 @@ impl<'p> Fetching<'p> {
                 Lit::Drop
             }
             Role::NotContent => Lit::Keep,
-            Role::Content(item) if header_only(&item) => Lit::Keep,
+            Role::Content(item) if header_only(&item) => {
+                self.held.header(announce)?;
+                self.lit = Lit::Header;
+                return Ok(());
+            }
             Role::Content(item) if item.is_whole_message() && self.body.is_none() => {
                 let ours = plan.added_whole;
                 if ours {
@@ -270,13 +277,15 @@ impl Imap {
                 .event("fetch", &format!("seq={} {n}", f.seq));
         }
         if f.unread {
-            self.refuse_fetch(format!(
-                "a server response line is longer than the gateway reads (imap.max_line_bytes = {})",
-                self.core.ctx.app.cfg.imap.max_line_bytes
-            ));
+            self.refuse_unread();
             return Ok(());
         }
         let uid = f.tracker.summary().uid;
+        // Header-only values pass unless the message is known to be replaced.
+        let replaced = self.replaced_uid(uid);
+        if f.body.is_none() {
+            f.held.settle_headers(!replaced);
+        }
         let for_copy = plan.from_copy && uid.is_some() && f.body.is_none();
         if f.held.holes.is_empty() && !for_copy {
             return self.send_client(&f.held.text).await;
@@ -317,6 +326,8 @@ impl Imap {
                 Ok(())
             }
             mut safe => {
+                f.held
+                    .settle_headers(!replaced && !matches!(safe, Safe::Notice(_)));
                 let r = self
                     .render(&f.held, Some((&mut hold.spool, &mut safe)), plan)
                     .await;
@@ -331,6 +342,13 @@ impl Imap {
                 r
             }
         }
+    }
+
+    fn refuse_unread(&mut self) {
+        self.refuse_fetch(format!(
+            "a server response line is longer than the gateway reads (imap.max_line_bytes = {})",
+            self.core.ctx.app.cfg.imap.max_line_bytes
+        ));
     }
 
     /// The FETCH in flight ends with a temporary NO (its response for this message is

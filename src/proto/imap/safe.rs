@@ -6,7 +6,7 @@ use crate::config::DownloadAction;
 use crate::error::{ProxyError, Side};
 use crate::message::mime;
 use crate::message::spool::Spool;
-use crate::scan::{Verdict, policy};
+use crate::scan::policy;
 use crate::session::hold::{Hold, Judgement, Problem};
 use crate::verdict_cache::{MessageKey, Remembered};
 
@@ -59,27 +59,30 @@ impl Imap {
     /// copy or a remembered verdict; UID sets only, up to `KNOWN_UIDS` of them).
     pub(super) fn known(&self, uid: bool, set: &str) -> Known {
         let have_copy = self.copy_matches(uid, set);
-        let app = &self.core.ctx.app;
-        let replaces = |v: &Verdict| {
-            policy::download_action(&app.cfg.policy.download, v) == DownloadAction::Replace
-        };
         let copy_replaced = have_copy
             && self
                 .copy
                 .as_ref()
                 .is_some_and(|c| matches!(c.safe, Safe::Notice(_)));
         let remembered = uid
-            && uids_of(set, KNOWN_UIDS).is_some_and(|uids| {
-                uids.into_iter().any(|u| {
-                    self.message_key(Some(u))
-                        .and_then(|k| app.verdicts.get(&k))
-                        .is_some_and(|r| replaces(&r.verdict))
-                })
-            });
+            && uids_of(set, KNOWN_UIDS)
+                .is_some_and(|uids| uids.into_iter().any(|u| self.replaced_uid(Some(u))));
         Known {
             have_copy,
             replaced: copy_replaced || remembered,
         }
+    }
+
+    /// Whether the message with UID `uid` in the selected mailbox is remembered as one
+    /// the download policy replaces.
+    pub(super) fn replaced_uid(&self, uid: Option<u32>) -> bool {
+        let app = &self.core.ctx.app;
+        self.message_key(uid)
+            .and_then(|k| app.verdicts.get(&k))
+            .is_some_and(|r| {
+                policy::download_action(&app.cfg.policy.download, &r.verdict)
+                    == DownloadAction::Replace
+            })
     }
 
     /// The message key of UID `uid` in the selected mailbox, when the session knows it.
