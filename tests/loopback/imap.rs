@@ -227,3 +227,59 @@ async fn an_unreadably_long_fetch_line_serves_nothing() {
     srv.await.unwrap();
     p.shutdown().await;
 }
+
+/// Two FETCH commands in one write, the first passing as it is, the second reshaped:
+/// each response is served by its own command's plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_fetches_are_each_served_by_their_own_plan() {
+    let m1 = "Subject: one\r\n\r\nfirst body\r\n";
+    let m2 = "Subject: two\r\n\r\nsecond body\r\n";
+    let (up, srv) = fake_server(vec![
+        send("* OK [CAPABILITY IMAP4rev1] fake\r\n"),
+        Step::Expect("A1 LOGIN"),
+        send("a1 OK logged in\r\n"),
+        Step::Expect("A3 FETCH 1 (UID BODY.PEEK[])"),
+        Step::Expect("A4 FETCH 2 (UID BODY.PEEK[])"),
+        Step::Send(
+            format!(
+                "* 1 FETCH (UID 5 BODY[] {{{}}}\r\n{m1})\r\na3 OK done\r\n* 2 FETCH (UID 6 BODY[] {{{}}}\r\n{m2})\r\na4 OK done\r\n",
+                m1.len(),
+                m2.len()
+            )
+            .into_bytes(),
+        ),
+        Step::Expect("A5 LOGOUT"),
+        send("* BYE fake\r\na5 OK bye\r\n"),
+    ])
+    .await;
+    let mut p = Proxy::start("imap", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("* OK"));
+    c.send("a1 LOGIN alice secret\r\n").await;
+    assert!(c.line().await.starts_with("a1 OK"));
+    c.send("a3 FETCH 1 BODY.PEEK[]\r\na4 FETCH 2 (BODY.PEEK[TEXT])\r\n")
+        .await;
+    let mut all = String::new();
+    loop {
+        let l = c.line().await;
+        all.push_str(&l);
+        if l.starts_with("a4 ") {
+            break;
+        }
+    }
+    let (first, second) = all.split_once("a3 OK").expect("a3 answered first");
+    assert!(
+        first.contains("BODY[] {") && first.contains("first body"),
+        "{all}"
+    );
+    assert!(!first.contains("BODY[TEXT]"), "{all}");
+    assert!(
+        second.contains("BODY[TEXT] {13}\r\nsecond body\r\n"),
+        "{all}"
+    );
+    assert!(!second.contains("Subject: two"), "{all}");
+    c.send("a5 LOGOUT\r\n").await;
+    let _ = c.rest().await;
+    srv.await.unwrap();
+    p.shutdown().await;
+}

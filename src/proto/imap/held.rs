@@ -192,15 +192,15 @@ impl<'p> Fetching<'p> {
 }
 
 impl Imap {
-    /// The plan of the reshaped FETCH in flight, if any.
+    /// The plan for a FETCH response: that of the oldest command in flight when it is a
+    /// FETCH. The server answers in the order the commands came (RFC 9051 5.5), so a
+    /// response belongs to the oldest; one that comes while another command is oldest (a
+    /// STORE's flag updates) is that command's or unsolicited, and passes by no plan.
     fn reshaping_plan(&self) -> Plan {
-        self.pending
-            .iter()
-            .find_map(|p| match &p.what {
-                Waiting::Fetch { plan, .. } if plan.reshapes() => Some(plan.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
+        match self.pending.first().map(|p| &p.what) {
+            Some(Waiting::Fetch { plan, .. }) => plan.clone(),
+            _ => Plan::default(),
+        }
     }
 
     /// One FETCH response from its first event to its end.
