@@ -283,3 +283,47 @@ async fn pipelined_fetches_are_each_served_by_their_own_plan() {
     srv.await.unwrap();
     p.shutdown().await;
 }
+
+/// After CLOSE no mailbox is selected: a range of the message read before is asked of
+/// the server (which refuses it), not answered from the proxy's copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_ends_the_copy_of_a_message_read_in_ranges() {
+    let msg = "Subject: r\r\n\r\nsome text\r\n";
+    let (up, srv) = fake_server(vec![
+        send("* OK [CAPABILITY IMAP4rev1] fake\r\n"),
+        Step::Expect("A1 LOGIN"),
+        send("a1 OK logged in\r\n"),
+        Step::Expect("A2 SELECT"),
+        send("* 1 EXISTS\r\n* OK [UIDVALIDITY 3] ok\r\na2 OK [READ-WRITE] done\r\n"),
+        Step::Expect("A3 UID FETCH 7 (UID BODY.PEEK[])"),
+        Step::Send(
+            format!(
+                "* 1 FETCH (UID 7 BODY[] {{{}}}\r\n{msg})\r\na3 OK done\r\n",
+                msg.len()
+            )
+            .into_bytes(),
+        ),
+        Step::Expect("A4 CLOSE"),
+        send("a4 OK closed\r\n"),
+        Step::Expect("A5 UID FETCH 7"),
+        send("a5 BAD no mailbox selected\r\n"),
+        Step::Expect("A6 LOGOUT"),
+        send("* BYE fake\r\na6 OK bye\r\n"),
+    ])
+    .await;
+    let mut p = Proxy::start("imap", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("* OK"));
+    c.send("a1 LOGIN alice secret\r\na2 SELECT INBOX\r\na3 UID FETCH 7 (BODY.PEEK[]<0.5>)\r\n")
+        .await;
+    while !c.line().await.starts_with("a3 OK") {}
+    c.send("a4 CLOSE\r\n").await;
+    assert!(c.line().await.starts_with("a4 OK"));
+    c.send("a5 UID FETCH 7 (BODY.PEEK[]<5.5>)\r\n").await;
+    let a5 = c.line().await;
+    assert!(a5.starts_with("a5 BAD"), "{a5}");
+    c.send("a6 LOGOUT\r\n").await;
+    let _ = c.rest().await;
+    srv.await.unwrap();
+    p.shutdown().await;
+}

@@ -286,6 +286,12 @@ impl Imap {
                 self.fetch_command(&tag, parts, known).await
             }
             ref k => {
+                if ["CLOSE", "UNSELECT"].contains(&cmd.name.to_ascii_uppercase().as_str()) {
+                    // No mailbox is selected after these (CLOSE may also expunge): the
+                    // session's copy names nothing any more.
+                    self.mailbox = None;
+                    self.copy = None;
+                }
                 let what = Self::kind_waiting(k);
                 self.forward_tagged(parts, &tag, what).await
             }
