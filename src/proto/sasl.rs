@@ -50,6 +50,25 @@ pub fn user_in_response(mech: &str, step: usize, data: &[u8]) -> Option<String> 
     (!u.is_empty()).then_some(u)
 }
 
+/// The authorization identity of a PLAIN response when it names another user than the
+/// one who authenticates (a master or admin login acting for a user): the mailbox the
+/// session opens is that user's.
+pub fn other_authzid(mech: &str, data: &[u8]) -> Option<String> {
+    if !mech.eq_ignore_ascii_case("PLAIN") {
+        return None;
+    }
+    let decoded = base64::decode_all(data);
+    let mut f = decoded.split(|&b| b == 0);
+    let (authz, authc) = (f.next()?, f.next()?);
+    (!authz.is_empty() && authz != authc).then(|| {
+        String::from_utf8_lossy(authz)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(128)
+            .collect()
+    })
+}
+
 /// The value of the \x01-separated field starting with `key`.
 fn field(decoded: &[u8], key: &[u8]) -> Option<Vec<u8>> {
     decoded
@@ -60,6 +79,18 @@ fn field(decoded: &[u8], key: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_authzid_for_another_user_is_read() {
+        // "bob\0master\0pw", "\0alice\0pw", "alice\0alice\0pw"
+        assert_eq!(
+            other_authzid("PLAIN", b"Ym9iAG1hc3RlcgBwdw=="),
+            Some("bob".into())
+        );
+        assert_eq!(other_authzid("plain", b"AGFsaWNlAHB3"), None);
+        assert_eq!(other_authzid("PLAIN", b"YWxpY2UAYWxpY2UAcHc="), None);
+        assert_eq!(other_authzid("LOGIN", b"Ym9iAG1hc3RlcgBwdw=="), None);
+    }
 
     #[test]
     fn plain_and_login() {

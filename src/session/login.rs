@@ -54,6 +54,8 @@ pub struct SaslUser {
     pub mech: String,
     step: usize,
     pub user: Option<String>,
+    /// The user a PLAIN login acts for, when not the one who authenticates.
+    pub acts_as: Option<String>,
 }
 
 impl SaslUser {
@@ -63,6 +65,7 @@ impl SaslUser {
             mech: mech.to_ascii_uppercase(),
             step: 0,
             user: None,
+            acts_as: None,
         };
         if let Some(data) = initial {
             s.response(data);
@@ -75,6 +78,7 @@ impl SaslUser {
         let had = self.user.is_some();
         if let Some(u) = sasl::user_in_response(&self.mech, self.step, data) {
             self.user = Some(u);
+            self.acts_as = sasl::other_authzid(&self.mech, data);
         }
         self.step += 1;
         !had && self.user.is_some()

@@ -147,6 +147,9 @@ pub struct Imap {
     /// AUTHENTICATE would go up as a SASL response, unexamined, and one behind IDLE could
     /// take the server's `+ idling` as the go-ahead for its literal.
     pub(super) client_turn: bool,
+    /// The user whose mailboxes the session opens, when a PLAIN login acted for another
+    /// user than the one who authenticated: the verdict cache is keyed by this one.
+    pub(super) acts_as: Option<String>,
     pub(super) mailbox: Option<Selected>,
     /// `[UIDVALIDITY n]` seen while a SELECT was in flight.
     pub(super) uid_validity_seen: Option<u32>,
@@ -182,6 +185,7 @@ impl Driver for Imap {
             sasl_locked: false,
             idling: false,
             client_turn: false,
+            acts_as: None,
             mailbox: None,
             uid_validity_seen: None,
             upstream_literal: None,

@@ -90,7 +90,10 @@ impl Imap {
         let sel = self.mailbox.as_ref()?;
         Some(MessageKey {
             server: self.core.ctx.server_addr,
-            user: self.core.ctx.user.clone()?,
+            user: self
+                .acts_as
+                .clone()
+                .or_else(|| self.core.ctx.user.clone())?,
             mailbox: sel.name.clone(),
             uid_validity: sel.uid_validity?,
             uid: uid?,

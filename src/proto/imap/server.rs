@@ -149,6 +149,9 @@ impl Imap {
             }
             Waiting::Authenticate => {
                 let sasl = self.sasl.take();
+                if ok {
+                    self.acts_as = sasl.as_ref().and_then(|s| s.acts_as.clone());
+                }
                 let (user, mech) = sasl
                     .map(|s| (s.user, s.mech))
                     .unwrap_or((None, String::new()));
