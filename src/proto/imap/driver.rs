@@ -11,7 +11,7 @@ use tokio::io::AsyncReadExt;
 
 use super::capability::CapabilityPolicy;
 use super::command::Kind;
-use super::framing::{Announce, Event, FrameLimits, Framer, Refusal, Sender};
+use super::framing::{FrameLimits, Framer, Sender};
 use super::plan::Plan;
 use super::reader::CommandReader;
 use crate::error::{ProxyError, Side};
@@ -19,55 +19,10 @@ use crate::net::deadline::Deadline;
 use crate::session::login::SaslUser;
 use crate::session::{Conn, Core, Driver, Flow};
 
-/// Smallest read buffer; a read that fills it grows it to `deliver::CHUNK`.
-const SMALL_READ: usize = 4096;
+/// Commands in flight at once (pipelined by the client, not yet answered).
+const MAX_PENDING: usize = 256;
 
-/// A framer event with its bytes copied out, for the command and response paths that are
-/// not bulk (message bodies are taken straight from the framer).
-#[derive(Debug)]
-pub(super) enum Ev {
-    Line {
-        bytes: Vec<u8>,
-        first: bool,
-        whole: bool,
-        announce: Option<Announce>,
-    },
-    LinePart {
-        bytes: Vec<u8>,
-        first: bool,
-    },
-    Literal(Vec<u8>),
-    Chunk(Vec<u8>),
-    Refused {
-        tag: Option<String>,
-        reason: Refusal,
-    },
-}
-
-impl Ev {
-    pub(super) fn of(e: Event<'_>) -> Ev {
-        match e {
-            Event::Line {
-                bytes,
-                first,
-                whole,
-                announce,
-            } => Ev::Line {
-                bytes: bytes.to_vec(),
-                first,
-                whole,
-                announce,
-            },
-            Event::LinePart { bytes, first } => Ev::LinePart {
-                bytes: bytes.to_vec(),
-                first,
-            },
-            Event::Literal { bytes } => Ev::Literal(bytes.to_vec()),
-            Event::LiteralChunk { bytes, .. } => Ev::Chunk(bytes.to_vec()),
-            Event::Refused { tag, reason } => Ev::Refused { tag, reason },
-        }
-    }
-}
+pub(super) use super::events::{Ev, ReadBuf};
 
 /// What a forwarded command waits for.
 #[derive(Debug)]
@@ -94,29 +49,6 @@ pub(super) struct Pending {
 pub(super) struct Selected {
     pub name: String,
     pub uid_validity: Option<u32>,
-}
-
-/// A read buffer that stays small while the session is quiet.
-#[derive(Debug, Default)]
-pub(super) struct ReadBuf(pub(super) Vec<u8>);
-
-impl ReadBuf {
-    pub(super) fn get(&mut self) -> &mut [u8] {
-        if self.0.len() < SMALL_READ {
-            self.0 = vec![0; SMALL_READ];
-        }
-        &mut self.0
-    }
-
-    /// After a read of `n` bytes: grow when it filled the buffer, shrink when small.
-    pub(super) fn adapt(&mut self, n: usize) {
-        let cap = crate::session::deliver::CHUNK;
-        if n == self.0.len() && n < cap {
-            self.0 = vec![0; cap];
-        } else if n < SMALL_READ && self.0.len() > SMALL_READ {
-            self.0 = vec![0; SMALL_READ];
-        }
-    }
 }
 
 /// What the session counts for its end line.
@@ -268,6 +200,10 @@ impl Imap {
     /// Whether client commands must wait: STARTTLS or a reshaped FETCH is in flight.
     fn client_waits(&self) -> bool {
         if (self.sasl.is_some() || self.idling) && !self.client_turn {
+            return true;
+        }
+        // Commands in flight are bounded: past this many, the client's next ones wait.
+        if self.pending.len() >= MAX_PENDING {
             return true;
         }
         self.pending.iter().any(|p| match &p.what {

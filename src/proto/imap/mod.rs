@@ -15,6 +15,7 @@ mod client;
 pub mod command;
 mod copy;
 mod driver;
+mod events;
 pub mod fetch;
 mod forward;
 pub mod frame;
