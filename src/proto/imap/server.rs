@@ -24,6 +24,12 @@ impl Imap {
                     self.fetch_response(seq, Ev::LinePart { bytes, first: true })
                         .await?;
                 } else {
+                    // A line too long to read whole may be a capability list that no
+                    // longer offers LITERAL+: from now on literals go up synchronising.
+                    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]);
+                    if head.to_ascii_uppercase().contains("CAPABILITY") {
+                        self.upstream_literal = None;
+                    }
                     self.send_client(&bytes).await?;
                 }
                 Ok(None)
