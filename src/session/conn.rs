@@ -208,7 +208,13 @@ pub async fn write_within<W: tokio::io::AsyncWrite + Unpin>(
     stalled: &'static str,
     data: &[u8],
 ) -> Result<(), ProxyError> {
-    match deadline.run(w.write_all(data)).await {
+    // A TLS stream takes the plaintext and may keep the last records in its buffer when
+    // the socket is full: the flush sends them, or the peer waits for them forever.
+    let write = async {
+        w.write_all(data).await?;
+        w.flush().await
+    };
+    match deadline.run(write).await {
         Some(r) => r.map_err(ProxyError::io(side)),
         None => Err(ProxyError::Timeout {
             side,
