@@ -4,11 +4,10 @@
 //! partial chunks as Thunderbird does, and 2,000 idle logged-in sessions. A proxied run
 //! that must scan goes through a freshly started portcullis, so nothing is remembered.
 use std::fs;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::{Bench, Row, nft, proc_costs, reps, rss_kib, shape};
+use crate::{Bench, Row, idle_rss_per_session, nft, proc_costs, reps, shape};
 
 const IMAP_LISTENER: &str =
     "[[listener]]\nprotocol = \"imap\"\nlisten = \"[::]:10143\"\nintercept_ports = [143]\n";
@@ -272,13 +271,8 @@ fn idle_memory_case(b: &mut Bench, f: &mut Fresh) {
     let pid = f.proxied();
     f.t.python_client(SERVER_V4, &format!("{PRELUDE}\nlogin('bob').logout()\n"));
     std::thread::sleep(Duration::from_millis(500));
-    let before = rss_kib(pid);
-    let ready = f.t.path("imap-idle-ready");
-    let script = f.t.path("imap-idle.py");
-    fs::write(
-        &script,
-        format!(
-            r#"import socket, time
+    let opener = format!(
+        r#"import socket, time
 def cmd(s, r, tag, line):
     s.sendall(tag + b' ' + line + b'\r\n')
     while True:
@@ -299,26 +293,9 @@ for i in range({IDLE_SESSIONS}):
         l = r.readline()
         assert l.startswith(b'+'), l
     held.append((s, r))
-open({:?}, 'w').write('up')
-time.sleep(8)
-"#,
-            ready.display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &f.t.client_ns, "python3"])
-        .arg(&script)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !ready.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(ready.exists(), "{IDLE_SESSIONS} IMAP sessions opened");
-    std::thread::sleep(Duration::from_millis(1000));
-    let during = rss_kib(pid);
-    let _ = child.wait();
+"#
+    );
+    let per_session = idle_rss_per_session(&f.t, pid, "imap-idle", &opener, IDLE_SESSIONS);
     b.rows.push(Row {
         case: format!(
             "{IDLE_SESSIONS} idle IMAP sessions (logged in, INBOX selected, 1 in {IDLE_EVERY} in IDLE): proxy memory per session"
@@ -326,7 +303,7 @@ time.sleep(8)
         unit: "KiB",
         better: "lower",
         direct: Vec::new(),
-        proxied: vec![(during - before) / IDLE_SESSIONS as f64],
+        proxied: vec![per_session],
         target: Some(("<=", 32.0)),
     });
 }

@@ -3,11 +3,10 @@
 //! the server leg verified against the topology's test CA), alternating in the same run.
 //! Clients trust both CAs, so the direct and the intercepted runs use the same client.
 use std::fs;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::{Bench, ProxyCost, Row, alternate, median, nft, reps, rss_kib, shape};
+use crate::{Bench, ProxyCost, Row, alternate, idle_rss_per_session, median, nft, reps, shape};
 
 const NAME: &str = "mail.portcullis.test";
 /// Client processes opening sessions at once in the handshake-rate case.
@@ -285,38 +284,17 @@ fn idle_memory_case(b: &mut Bench, t: &mut Topology, cfg: &std::path::Path, bund
         &format!("{}\nsession().close()\n", prelude(bundle)),
     );
     std::thread::sleep(Duration::from_millis(500));
-    let before = rss_kib(pid);
-    let ready = t.path("tls-idle-ready");
-    let script = t.path("tls-idle.py");
-    fs::write(
-        &script,
-        format!(
-            "import socket, ssl\n{}\nimport time\nheld = [session() for _ in range({IDLE_SESSIONS})]\n\
-             open({:?}, 'w').write('up')\ntime.sleep(8)\n",
-            prelude(bundle),
-            ready.display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &t.client_ns, "python3"])
-        .arg(&script)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !ready.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(ready.exists(), "{IDLE_SESSIONS} POP3S sessions opened");
-    std::thread::sleep(Duration::from_millis(1000));
-    let during = rss_kib(pid);
-    let _ = child.wait();
+    let opener = format!(
+        "import socket, ssl\n{}\nheld = [session() for _ in range({IDLE_SESSIONS})]\n",
+        prelude(bundle)
+    );
+    let per_session = idle_rss_per_session(t, pid, "tls-idle", &opener, IDLE_SESSIONS);
     b.rows.push(Row {
         case: format!("{IDLE_SESSIONS} idle POP3S sessions: proxy memory per session"),
         unit: "KiB",
         better: "lower",
         direct: Vec::new(),
-        proxied: vec![(during - before) / IDLE_SESSIONS as f64],
+        proxied: vec![per_session],
         target: Some(("<=", 48.0)),
     });
 }

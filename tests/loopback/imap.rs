@@ -2,6 +2,44 @@
 //! capabilities change, and what the proxy answers without the server.
 use super::*;
 
+/// A scripted server's greeting offering `caps`, an accepted LOGIN, then `rest`.
+fn after_login(caps: &str, rest: Vec<Step>) -> Vec<Step> {
+    let mut steps = vec![
+        Step::Send(format!("* OK [CAPABILITY {caps}] fake\r\n").into_bytes()),
+        Step::Expect("A1 LOGIN"),
+        send("a1 OK logged in\r\n"),
+    ];
+    steps.extend(rest);
+    steps
+}
+
+/// The client's lines up to and including the tagged answer to `tag`.
+async fn until_tagged(c: &mut Client, tag: &str) -> String {
+    let mut all = String::new();
+    loop {
+        let l = c.line().await;
+        all.push_str(&l);
+        if l.starts_with(&format!("{tag} ")) {
+            return all;
+        }
+    }
+}
+
+/// LOGOUT as `tag`, the session's end read, the proxy shut down; what the scripted server
+/// received (its script must have run to its end).
+async fn log_out(
+    c: &mut Client,
+    tag: &str,
+    srv: tokio::task::JoinHandle<Vec<u8>>,
+    p: &mut Proxy,
+) -> String {
+    c.send(&format!("{tag} LOGOUT\r\n")).await;
+    let _ = c.rest().await;
+    let got = String::from_utf8(srv.await.unwrap()).unwrap();
+    p.shutdown().await;
+    got
+}
+
 /// A server that offers LITERAL+ before login and not after: from then on every literal
 /// goes up synchronising (`{n}`, sent after the server's `+`). A `{n+}` would have the
 /// server read the message's lines as commands.
@@ -34,15 +72,12 @@ async fn imap_literals_follow_the_servers_latest_capability_list() {
         answer = c.line().await;
     }
     assert!(answer.starts_with("a2 OK"), "{answer}");
-    c.send("a3 LOGOUT\r\n").await;
-    let _ = c.rest().await;
-    let got = String::from_utf8(srv.await.unwrap()).unwrap();
+    let got = log_out(&mut c, "a3", srv, &mut p).await;
     assert!(
         got.contains(&format!("APPEND INBOX {{{}}}\r\n", msg.len())),
         "the literal went up as {got:?}"
     );
     assert!(got.contains(msg), "{got:?}");
-    p.shutdown().await;
 }
 
 /// A message read in ranges: the first range makes the proxy fetch and judge the whole
@@ -54,23 +89,23 @@ async fn later_ranges_of_a_message_are_answered_without_the_server() {
         "From: a@example.org\r\nSubject: ranges\r\nMessage-ID: <r@example.org>\r\n\r\n{}",
         "0123456789abcdef\r\n".repeat(300)
     );
-    let (up, srv) = fake_server(vec![
-        send("* OK [CAPABILITY IMAP4rev1 LITERAL+] fake\r\n"),
-        Step::Expect("A1 LOGIN"),
-        send("a1 OK logged in\r\n"),
-        Step::Expect("A2 SELECT"),
-        send("* 3 EXISTS\r\n* OK [UIDVALIDITY 9] ok\r\na2 OK [READ-WRITE] done\r\n"),
-        Step::Expect("A3 UID FETCH 7 (UID BODY.PEEK[])"),
-        Step::Send(
-            format!(
-                "* 3 FETCH (UID 7 BODY[] {{{}}}\r\n{msg})\r\na3 OK done\r\n",
-                msg.len()
-            )
-            .into_bytes(),
-        ),
-        Step::Expect("A6 LOGOUT"),
-        send("* BYE fake\r\na6 OK bye\r\n"),
-    ])
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1 LITERAL+",
+        vec![
+            Step::Expect("A2 SELECT"),
+            send("* 3 EXISTS\r\n* OK [UIDVALIDITY 9] ok\r\na2 OK [READ-WRITE] done\r\n"),
+            Step::Expect("A3 UID FETCH 7 (UID BODY.PEEK[])"),
+            Step::Send(
+                format!(
+                    "* 3 FETCH (UID 7 BODY[] {{{}}}\r\n{msg})\r\na3 OK done\r\n",
+                    msg.len()
+                )
+                .into_bytes(),
+            ),
+            Step::Expect("A6 LOGOUT"),
+            send("* BYE fake\r\na6 OK bye\r\n"),
+        ],
+    ))
     .await;
     let mut p = Proxy::start("imap", up, "");
     let mut c = Client::connect(p.addr).await;
@@ -143,20 +178,20 @@ async fn a_command_pipelined_behind_authenticate_is_examined() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_early_done_does_not_let_a_stale_continuation_release_a_literal() {
     let msg = "Subject: x\r\n\r\nx9 DELETE INBOX\r\n";
-    let (up, srv) = fake_server(vec![
-        send("* OK [CAPABILITY IMAP4rev1 IDLE] fake\r\n"),
-        Step::Expect("A1 LOGIN"),
-        send("a1 OK logged in\r\n"),
-        Step::Expect("A2 IDLE"),
-        Step::Pause(Duration::from_millis(200)),
-        send("+ idling\r\n"),
-        Step::Expect("DONE"),
-        send("a2 OK idle done\r\n"),
-        Step::Expect("A3 APPEND NOSUCH {"),
-        send("a3 NO [TRYCREATE] no such mailbox\r\n"),
-        Step::Expect("A4 LOGOUT"),
-        send("* BYE fake\r\na4 OK bye\r\n"),
-    ])
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1 IDLE",
+        vec![
+            Step::Expect("A2 IDLE"),
+            Step::Pause(Duration::from_millis(200)),
+            send("+ idling\r\n"),
+            Step::Expect("DONE"),
+            send("a2 OK idle done\r\n"),
+            Step::Expect("A3 APPEND NOSUCH {"),
+            send("a3 NO [TRYCREATE] no such mailbox\r\n"),
+            Step::Expect("A4 LOGOUT"),
+            send("* BYE fake\r\na4 OK bye\r\n"),
+        ],
+    ))
     .await;
     let mut p = Proxy::start("imap", up, "");
     let mut c = Client::connect(p.addr).await;
@@ -181,14 +216,11 @@ async fn an_early_done_does_not_let_a_stale_continuation_release_a_literal() {
         }
     }
     assert!(lines.last().unwrap().starts_with("a3 NO"), "{lines:?}");
-    c.send("a4 LOGOUT\r\n").await;
-    let _ = c.rest().await;
-    let got = String::from_utf8(srv.await.unwrap()).unwrap();
+    let got = log_out(&mut c, "a4", srv, &mut p).await;
     assert!(
         !got.contains("DELETE"),
         "message lines reached the server: {got:?}"
     );
-    p.shutdown().await;
 }
 
 /// A FETCH response line longer than `imap.max_line_bytes` cannot be read value by value:
@@ -197,35 +229,28 @@ async fn an_early_done_does_not_let_a_stale_continuation_release_a_literal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadably_long_fetch_line_serves_nothing() {
     let body = format!("{}{}", EICAR_MSG.replace("\r\n", " "), "y".repeat(70_000));
-    let (up, srv) = fake_server(vec![
-        send("* OK [CAPABILITY IMAP4rev1] fake\r\n"),
-        Step::Expect("A1 LOGIN"),
-        send("a1 OK logged in\r\n"),
-        Step::Expect("A2 FETCH 1 (UID BODY[])"),
-        Step::Send(format!("* 1 FETCH (BODY[] \"{body}\" UID 4)\r\na2 OK done\r\n").into_bytes()),
-        Step::Expect("A3 LOGOUT"),
-        send("* BYE fake\r\na3 OK bye\r\n"),
-    ])
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1",
+        vec![
+            Step::Expect("A2 FETCH 1 (UID BODY[])"),
+            Step::Send(
+                format!("* 1 FETCH (BODY[] \"{body}\" UID 4)\r\na2 OK done\r\n").into_bytes(),
+            ),
+            Step::Expect("A3 LOGOUT"),
+            send("* BYE fake\r\na3 OK bye\r\n"),
+        ],
+    ))
     .await;
     let mut p = Proxy::start("imap", up, "");
     let mut c = Client::connect(p.addr).await;
     assert!(c.line().await.starts_with("* OK"));
     c.send("a1 LOGIN alice secret\r\na2 FETCH 1 BODY[]\r\n")
         .await;
-    let mut seen = String::new();
-    loop {
-        let l = c.line().await;
-        seen.push_str(&l);
-        if l.starts_with("a2 ") {
-            assert!(l.starts_with("a2 NO [UNAVAILABLE]"), "{l}");
-            break;
-        }
-    }
+    let seen = until_tagged(&mut c, "a2").await;
+    let last = seen.lines().last().unwrap_or_default();
+    assert!(last.starts_with("a2 NO [UNAVAILABLE]"), "{last}");
     assert!(!seen.contains("EICAR"), "content reached the client");
-    c.send("a3 LOGOUT\r\n").await;
-    let _ = c.rest().await;
-    srv.await.unwrap();
-    p.shutdown().await;
+    log_out(&mut c, "a3", srv, &mut p).await;
 }
 
 /// Two FETCH commands in one write, the first passing as it is, the second reshaped:
@@ -234,10 +259,9 @@ async fn an_unreadably_long_fetch_line_serves_nothing() {
 async fn pipelined_fetches_are_each_served_by_their_own_plan() {
     let m1 = "Subject: one\r\n\r\nfirst body\r\n";
     let m2 = "Subject: two\r\n\r\nsecond body\r\n";
-    let (up, srv) = fake_server(vec![
-        send("* OK [CAPABILITY IMAP4rev1] fake\r\n"),
-        Step::Expect("A1 LOGIN"),
-        send("a1 OK logged in\r\n"),
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1",
+        vec![
         Step::Expect("A3 FETCH 1 (UID BODY.PEEK[])"),
         Step::Expect("A4 FETCH 2 (UID BODY.PEEK[])"),
         Step::Send(
@@ -250,7 +274,8 @@ async fn pipelined_fetches_are_each_served_by_their_own_plan() {
         ),
         Step::Expect("A5 LOGOUT"),
         send("* BYE fake\r\na5 OK bye\r\n"),
-    ])
+        ],
+    ))
     .await;
     let mut p = Proxy::start("imap", up, "");
     let mut c = Client::connect(p.addr).await;
@@ -259,14 +284,7 @@ async fn pipelined_fetches_are_each_served_by_their_own_plan() {
     assert!(c.line().await.starts_with("a1 OK"));
     c.send("a3 FETCH 1 BODY.PEEK[]\r\na4 FETCH 2 (BODY.PEEK[TEXT])\r\n")
         .await;
-    let mut all = String::new();
-    loop {
-        let l = c.line().await;
-        all.push_str(&l);
-        if l.starts_with("a4 ") {
-            break;
-        }
-    }
+    let all = until_tagged(&mut c, "a4").await;
     let (first, second) = all.split_once("a3 OK").expect("a3 answered first");
     assert!(
         first.contains("BODY[] {") && first.contains("first body"),
@@ -278,10 +296,7 @@ async fn pipelined_fetches_are_each_served_by_their_own_plan() {
         "{all}"
     );
     assert!(!second.contains("Subject: two"), "{all}");
-    c.send("a5 LOGOUT\r\n").await;
-    let _ = c.rest().await;
-    srv.await.unwrap();
-    p.shutdown().await;
+    log_out(&mut c, "a5", srv, &mut p).await;
 }
 
 /// After CLOSE no mailbox is selected: a range of the message read before is asked of
@@ -289,27 +304,27 @@ async fn pipelined_fetches_are_each_served_by_their_own_plan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_ends_the_copy_of_a_message_read_in_ranges() {
     let msg = "Subject: r\r\n\r\nsome text\r\n";
-    let (up, srv) = fake_server(vec![
-        send("* OK [CAPABILITY IMAP4rev1] fake\r\n"),
-        Step::Expect("A1 LOGIN"),
-        send("a1 OK logged in\r\n"),
-        Step::Expect("A2 SELECT"),
-        send("* 1 EXISTS\r\n* OK [UIDVALIDITY 3] ok\r\na2 OK [READ-WRITE] done\r\n"),
-        Step::Expect("A3 UID FETCH 7 (UID BODY.PEEK[])"),
-        Step::Send(
-            format!(
-                "* 1 FETCH (UID 7 BODY[] {{{}}}\r\n{msg})\r\na3 OK done\r\n",
-                msg.len()
-            )
-            .into_bytes(),
-        ),
-        Step::Expect("A4 CLOSE"),
-        send("a4 OK closed\r\n"),
-        Step::Expect("A5 UID FETCH 7"),
-        send("a5 BAD no mailbox selected\r\n"),
-        Step::Expect("A6 LOGOUT"),
-        send("* BYE fake\r\na6 OK bye\r\n"),
-    ])
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1",
+        vec![
+            Step::Expect("A2 SELECT"),
+            send("* 1 EXISTS\r\n* OK [UIDVALIDITY 3] ok\r\na2 OK [READ-WRITE] done\r\n"),
+            Step::Expect("A3 UID FETCH 7 (UID BODY.PEEK[])"),
+            Step::Send(
+                format!(
+                    "* 1 FETCH (UID 7 BODY[] {{{}}}\r\n{msg})\r\na3 OK done\r\n",
+                    msg.len()
+                )
+                .into_bytes(),
+            ),
+            Step::Expect("A4 CLOSE"),
+            send("a4 OK closed\r\n"),
+            Step::Expect("A5 UID FETCH 7"),
+            send("a5 BAD no mailbox selected\r\n"),
+            Step::Expect("A6 LOGOUT"),
+            send("* BYE fake\r\na6 OK bye\r\n"),
+        ],
+    ))
     .await;
     let mut p = Proxy::start("imap", up, "");
     let mut c = Client::connect(p.addr).await;
@@ -322,8 +337,5 @@ async fn close_ends_the_copy_of_a_message_read_in_ranges() {
     c.send("a5 UID FETCH 7 (BODY.PEEK[]<5.5>)\r\n").await;
     let a5 = c.line().await;
     assert!(a5.starts_with("a5 BAD"), "{a5}");
-    c.send("a6 LOGOUT\r\n").await;
-    let _ = c.rest().await;
-    srv.await.unwrap();
-    p.shutdown().await;
+    log_out(&mut c, "a6", srv, &mut p).await;
 }

@@ -54,9 +54,7 @@ impl Imap {
         );
         self.render(held, None, plan).await
     }
-}
 
-impl Imap {
     /// Answers a FETCH of pieces of the copied message without the server (`plan.local`,
     /// nothing else in flight): a client reading a large message in ranges waits one
     /// round trip to the server for the first range only. `false` when the copy cannot

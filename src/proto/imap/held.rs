@@ -281,8 +281,9 @@ impl Imap {
             return Ok(());
         }
         let uid = f.tracker.summary().uid;
-        // Header-only values pass unless the message is known to be replaced.
-        let replaced = self.replaced_uid(uid);
+        // Header-only values pass unless the message is known to be replaced (looked up
+        // only for a response that holds some: not for every flag update of a listing).
+        let replaced = f.held.has_headers() && self.replaced_uid(uid);
         if f.body.is_none() {
             f.held.settle_headers(!replaced);
         }

@@ -96,9 +96,14 @@ impl Held {
         Ok(())
     }
 
+    /// Whether header-only values wait for `settle_headers`.
+    pub(super) fn has_headers(&self) -> bool {
+        self.holes.iter().any(|(_, h)| matches!(h, Hole::Header(_)))
+    }
+
     /// Puts the held header-only values in place (`pass`), or `NIL` for each.
     pub(super) fn settle_headers(&mut self, pass: bool) {
-        if !self.holes.iter().any(|(_, h)| matches!(h, Hole::Header(_))) {
+        if !self.has_headers() {
             return;
         }
         let (mut text, mut holes, mut at) = (Vec::new(), Vec::new(), 0);

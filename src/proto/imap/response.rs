@@ -122,11 +122,12 @@ fn status_of(word: &str) -> Option<Status> {
     })
 }
 
-/// The response code after `<tag|*> <status> `, if any.
+/// The response code after `<tag|*> <status> `, if any. A code whose `]` is not in
+/// `text` (the first piece of a line too long to read whole) is read up to its end.
 fn code_of(text: &[u8]) -> Option<Code> {
     let mut it = text.splitn(3, |&b| b == b' ');
     let rest = it.nth(2)?.strip_prefix(b"[")?;
-    let end = rest.iter().position(|&b| b == b']')?;
+    let end = rest.iter().position(|&b| b == b']').unwrap_or(rest.len());
     let inner = String::from_utf8_lossy(&rest[..end]);
     let mut words = inner.split_ascii_whitespace();
     let name = words.next()?.to_ascii_uppercase();

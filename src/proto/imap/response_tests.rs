@@ -138,3 +138,22 @@ fn dovecot_session_classified_at_every_split() {
         }
     ));
 }
+
+#[test]
+fn a_code_cut_off_by_the_line_limit_is_still_named() {
+    assert_eq!(
+        classify(b"* OK [CAPABILITY IMAP4rev1 LITERAL+ SORT THREAD=REFS"),
+        Response::Status {
+            status: Status::Ok,
+            code: Some(Code::Capability)
+        }
+    );
+    assert_eq!(
+        classify(b"a1 OK [CAPABILITY IMAP4rev1"),
+        Response::Tagged {
+            tag: "a1".into(),
+            status: Status::Ok,
+            code: Some(Code::Capability)
+        }
+    );
+}

@@ -24,10 +24,9 @@ impl Imap {
                     self.fetch_response(seq, Ev::LinePart { bytes, first: true })
                         .await?;
                 } else {
-                    // A line too long to read whole may be a capability list that no
-                    // longer offers LITERAL+: from now on literals go up synchronising.
-                    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]);
-                    if head.to_ascii_uppercase().contains("CAPABILITY") {
+                    // A capability list too long to read whole may no longer offer
+                    // LITERAL+: from now on literals go up synchronising.
+                    if lists_capabilities(&classify(&bytes)) {
                         self.upstream_literal = None;
                     }
                     self.send_client(&bytes).await?;
@@ -92,18 +91,7 @@ impl Imap {
             }
             _ => {}
         }
-        if matches!(
-            resp,
-            Response::Capability
-                | Response::Status {
-                    code: Some(Code::Capability),
-                    ..
-                }
-                | Response::Tagged {
-                    code: Some(Code::Capability),
-                    ..
-                }
-        ) {
+        if lists_capabilities(&resp) {
             self.learn_and_filter(&mut line);
         }
         self.send_client(&line).await?;
@@ -240,6 +228,23 @@ impl Imap {
             }
         }
     }
+}
+
+/// Whether a response carries the server's capability list (`* CAPABILITY`, or a
+/// `[CAPABILITY ...]` code in a status or tagged line).
+fn lists_capabilities(resp: &Response) -> bool {
+    matches!(
+        resp,
+        Response::Capability
+            | Response::Status {
+                code: Some(Code::Capability),
+                ..
+            }
+            | Response::Tagged {
+                code: Some(Code::Capability),
+                ..
+            }
+    )
 }
 
 /// What a login answer means for the lockout: only a NO that blames the credentials
