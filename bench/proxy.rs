@@ -584,7 +584,7 @@ fn scan_cases(b: &mut Bench) {
         better: "higher",
         direct: Vec::new(),
         proxied: times.iter().map(|s| mb / s).collect(),
-        target: Some((">=", 300.0)),
+        target: Some((">=", 400.0)),
     });
 
     let mut t = Topology::new("bscan");
@@ -602,7 +602,7 @@ fn scan_cases(b: &mut Bench) {
         },
         ..Scan::default()
     };
-    let pipeline = Pipeline::new(&scan_cfg).unwrap();
+    let pipeline = Pipeline::new(&scan_cfg, &std::env::temp_dir()).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -55,8 +55,8 @@ impl App {
                 qdir.display()
             )
         })?;
-        let pipeline =
-            Pipeline::new(&cfg.scan).map_err(|e| format!("scan.builtin.signature_dir: {e}"))?;
+        let pipeline = Pipeline::new(&cfg.scan, &cfg.general.spool_dir)
+            .map_err(|e| format!("scan.builtin.signature_dir: {e}"))?;
         let notice_template = match &cfg.policy.notice_template {
             Some(p) => std::fs::read_to_string(p)
                 .map_err(|e| format!("policy.notice_template = {}: {e}", p.display()))?,

@@ -184,7 +184,7 @@ fn main() -> ExitCode {
 /// `portcullis check`: the config, the files it names, the signatures and the CA.
 fn check_cmd(config: &Path) -> ExitCode {
     match load_checked(config) {
-        Ok(cfg) => match Pipeline::new(&cfg.scan) {
+        Ok(cfg) => match Pipeline::new(&cfg.scan, &cfg.general.spool_dir) {
             Ok(_) => {
                 if let Err(e) = portcullis::tls::load(&cfg.tls) {
                     eprintln!("{}: 1 problem(s):\n  {e}", config.display());

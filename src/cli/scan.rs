@@ -65,7 +65,7 @@ pub fn run(args: &ScanArgs) -> ExitCode {
         Ok(c) => c,
         Err(c) => return c,
     };
-    let pipeline = match Pipeline::new(&cfg.scan) {
+    let pipeline = match Pipeline::new(&cfg.scan, &cfg.general.spool_dir) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("scan.builtin.signature_dir: {e}");

@@ -34,6 +34,14 @@ pub struct Builtin {
     pub unopenable_archives: UnopenableArchive,
     /// Header bytes of a message and all its parts, checked before the MIME parser runs.
     pub max_header_bytes: usize,
+    /// Largest message mail-parser's reading is run on: it holds every decoded part of the
+    /// message at once (text parts as UTF-8, up to three times their size). Larger
+    /// messages are read by the engine's own readings only, which keep their memory
+    /// bounded (the loose MIME reading, the encoded runs, the raw bytes).
+    pub max_parser_bytes: usize,
+    /// A decoded part larger than this is written to an unlinked file in
+    /// `general.spool_dir` and scanned through a mapping instead of held on the heap.
+    pub decoded_memory_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -68,6 +76,8 @@ impl Default for Builtin {
             max_archive_ratio: 200,
             unopenable_archives: UnopenableArchive::Unscannable,
             max_header_bytes: 256 * 1024,
+            max_parser_bytes: 8 * 1024 * 1024,
+            decoded_memory_bytes: 1024 * 1024,
         }
     }
 }

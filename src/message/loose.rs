@@ -7,8 +7,10 @@ use crate::message::boundary::{boundaries, boundary_lines};
 use crate::message::decode::encoded_word::{self, Charset};
 use crate::message::decode::{Truncated, base64, qp};
 use crate::message::header::{self, Field};
+use crate::message::spool::{Held, Spool};
 use std::cell::Cell;
 use std::ops::Range;
+use std::path::PathBuf;
 
 /// Most distinct boundary values read from one message.
 pub const MAX_BOUNDARIES: usize = 256;
@@ -192,45 +194,145 @@ pub fn looks_base64(body: &[u8]) -> bool {
 
 /// The decoded readings of a part body; `pure` is set when a base64 body held nothing but
 /// alphabet and line ends (so a line-by-line reading would find the very same bytes).
-pub struct Decoded {
-    pub data: Vec<u8>,
+pub struct Decoded<'a> {
+    pub data: Held<'a>,
     pub pure: bool,
 }
+
+/// Where decoded bodies too large for the heap go: an unlinked file in `dir`, mapped.
+#[derive(Debug, Clone)]
+pub struct Spill {
+    pub dir: PathBuf,
+    /// Decoded bytes kept on the heap; a larger part goes to the file.
+    pub mem_limit: usize,
+}
+
+/// Why decoding stopped short.
+#[derive(Debug)]
+pub enum Stop {
+    /// The shared output budget ran out.
+    Truncated,
+    /// A large part could not be written to its spill file.
+    Spill(std::io::Error),
+}
+
+impl From<Truncated> for Stop {
+    fn from(_: Truncated) -> Self {
+        Stop::Truncated
+    }
+}
+
+/// Input bytes decoded between two writes to a spill file.
+const PIECE: usize = 256 * 1024;
 
 /// Decodes a body as its part declares (every plausible way for `Unknown`), each
 /// reading handed to `visit`; `remaining` is the shared output budget.
 pub fn decode(
     part: &Part,
     remaining: &Cell<usize>,
+    spill: &Spill,
     visit: &mut dyn FnMut(Decoded) -> bool,
-) -> Result<(), Truncated> {
+) -> Result<(), Stop> {
     let b64 = matches!(part.encoding, Encoding::Base64)
         || (part.encoding == Encoding::Unknown && looks_base64(part.body));
     let q = matches!(part.encoding, Encoding::QuotedPrintable)
         || (part.encoding == Encoding::Unknown && memchr::memchr(b'=', part.body).is_some());
     if b64 {
-        let mut out = Vec::new();
-        let r = base64::decode(part.body, &mut out, remaining.get());
-        remaining.set(remaining.get() - out.len());
-        let pure = r.is_ok_and(|junk| junk == 0);
-        if !visit(Decoded { data: out, pure }) {
+        let mut d = base64::Decoder::new();
+        let (mut out, r) = decode_pieces(
+            part.body,
+            remaining,
+            spill,
+            |p| p.len(),
+            |p, o, cap| d.feed(p, o, cap),
+        )?;
+        let r = r.and_then(|()| {
+            let mut tail = Vec::new();
+            let r = d.finish(&mut tail, remaining.get());
+            remaining.set(remaining.get() - tail.len());
+            out.write(&tail).map_err(Stop::Spill)?;
+            r.map_err(Stop::from)
+        });
+        let pure = r.is_ok() && d.junk == 0;
+        if !visit(Decoded {
+            data: out.to_bytes().map_err(Stop::Spill)?,
+            pure,
+        }) {
             return Ok(());
         }
         r?;
     }
     if q {
-        let mut out = Vec::new();
-        let r = qp::decode(part.body, &mut out, remaining.get());
-        remaining.set(remaining.get() - out.len());
-        if r.is_err() || r == Ok(true) {
+        let mut changed = false;
+        let (mut out, r) = decode_pieces(part.body, remaining, spill, qp_cut, |p, o, cap| {
+            changed |= qp::decode(p, o, cap)?;
+            Ok(())
+        })?;
+        if r.is_err() || changed {
             visit(Decoded {
-                data: out,
+                data: out.to_bytes().map_err(Stop::Spill)?,
                 pure: false,
             });
         }
         r?;
     }
     Ok(())
+}
+
+/// Decodes `body` a piece at a time (`cut` says how much of a piece may be decoded
+/// alone) into a spool that keeps `spill.mem_limit` bytes on the heap and the rest in
+/// a file. A small body is decoded in one step. Returns the output and how decoding
+/// ended; only a failure to write the spill file is an error of its own.
+fn decode_pieces(
+    body: &[u8],
+    remaining: &Cell<usize>,
+    spill: &Spill,
+    cut: impl Fn(&[u8]) -> usize,
+    mut step: impl FnMut(&[u8], &mut Vec<u8>, usize) -> Result<(), Truncated>,
+) -> Result<(Spool, Result<(), Stop>), Stop> {
+    let mut spool = Spool::new(spill.mem_limit, &spill.dir);
+    if body.len() <= spill.mem_limit {
+        // Neither decoding makes more bytes than it reads: the output stays on the heap.
+        spool.expect(body.len() as u64);
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let piece = &rest[..rest.len().min(PIECE)];
+        let n = if piece.len() == rest.len() {
+            piece.len()
+        } else {
+            cut(piece)
+        };
+        let r = step(&rest[..n], &mut out, remaining.get());
+        remaining.set(remaining.get() - out.len());
+        spool.write(&out).map_err(Stop::Spill)?;
+        out.clear();
+        if r.is_err() {
+            return Ok((spool, Err(Stop::Truncated)));
+        }
+        rest = &rest[n..];
+    }
+    Ok((spool, Ok(())))
+}
+
+/// How much of a quoted-printable piece decodes alone: up to its last line end, else up
+/// to an `=` whose escape or soft break may go on in the next piece.
+fn qp_cut(piece: &[u8]) -> usize {
+    if let Some(nl) = memchr::memrchr(b'\n', piece) {
+        return nl + 1;
+    }
+    match memchr::memrchr(b'=', piece) {
+        Some(eq)
+            if eq > 0
+                && piece[eq + 1..]
+                    .iter()
+                    .all(|c| c.is_ascii_hexdigit() || *c == b' ' || *c == b'\t' || *c == b'\r') =>
+        {
+            eq
+        }
+        _ => piece.len(),
+    }
 }
 
 #[cfg(test)]
@@ -280,12 +382,104 @@ mod tests {
             body_at: 0,
         };
         let mut out = Vec::new();
-        decode(&part, &budget, &mut |d| {
-            out.push(d.data);
+        decode(&part, &budget, &spill(1000), &mut |d| {
+            out.push(d.data.to_vec());
             true
         })
         .unwrap();
         assert!(out.contains(&b"hello world again".to_vec()), "{out:?}");
+    }
+
+    fn spill(mem_limit: usize) -> Spill {
+        Spill {
+            dir: std::env::temp_dir(),
+            mem_limit,
+        }
+    }
+
+    /// Every reading of `body` with `encoding`, and whether each came from a file.
+    fn readings(body: &[u8], encoding: Encoding, mem_limit: usize) -> Vec<(Vec<u8>, bool)> {
+        let part = Part {
+            names: vec![],
+            types: vec![],
+            words: vec![],
+            encoding,
+            body,
+            body_at: 0,
+        };
+        let mut out = Vec::new();
+        let budget = Cell::new(usize::MAX);
+        decode(&part, &budget, &spill(mem_limit), &mut |d| {
+            out.push((d.data.to_vec(), matches!(d.data, Held::Mapped(_))));
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_large_body_decodes_the_same_through_a_spill_file_whatever_its_lines() {
+        // Quoted-printable escapes and soft breaks (with transport padding) at every offset
+        // a piece could end on, on one line far longer than a piece, then on short lines.
+        let mut qp_body = Vec::new();
+        for i in 0..PIECE {
+            // Seven bytes a round: a piece of 2^18 bytes ends one byte into an escape.
+            qp_body.extend_from_slice(match i % 4 {
+                0 => &b"=4"[..],
+                1 => b"1",
+                2 => b"=3D",
+                _ => b"x",
+            });
+        }
+        for i in 0..PIECE / 4 {
+            qp_body.extend_from_slice(&b"soft break =E2=82=AC =  \r\n"[..21 + i % 6]);
+        }
+        let mut b64_body = Vec::new();
+        for line in base64_lines(&(0..=255u8).cycle().take(900_000).collect::<Vec<_>>()) {
+            b64_body.extend_from_slice(line.as_bytes());
+            b64_body.extend_from_slice(b"\r\n");
+        }
+        let mut qp_whole = Vec::new();
+        qp::decode(&qp_body, &mut qp_whole, usize::MAX).unwrap();
+        for (body, encoding, whole) in [
+            (&qp_body, Encoding::QuotedPrintable, qp_whole),
+            (&b64_body, Encoding::Base64, base64::decode_all(&b64_body)),
+        ] {
+            let on_heap = readings(body, encoding, usize::MAX);
+            let in_file = readings(body, encoding, 1000);
+            assert_eq!(in_file.len(), 1);
+            assert!(!on_heap[0].1, "a body under the limit stays on the heap");
+            assert!(in_file[0].1, "a body over the limit is read from a file");
+            assert!(
+                on_heap[0].0 == whole,
+                "{encoding:?}: decoded in pieces differs"
+            );
+            assert!(
+                in_file[0].0 == whole,
+                "{encoding:?}: spilled reading differs"
+            );
+        }
+    }
+
+    fn base64_lines(data: &[u8]) -> Vec<String> {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in data.chunks(3) {
+            let n = (c[0] as u32) << 16
+                | (*c.get(1).unwrap_or(&0) as u32) << 8
+                | *c.get(2).unwrap_or(&0) as u32;
+            for i in 0..4 {
+                s.push(if i <= c.len() {
+                    A[(n >> (18 - 6 * i) & 63) as usize] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        s.as_bytes()
+            .chunks(76)
+            .map(|l| String::from_utf8(l.to_vec()).unwrap())
+            .collect()
     }
 
     #[test]

@@ -21,6 +21,17 @@ impl std::ops::Deref for Held<'_> {
     }
 }
 
+impl Held<'_> {
+    /// Runs `scan` over these bytes; a mapping's pages are given back as the scan reads
+    /// on (`crate::net::scan_read`), so a large message never becomes resident whole.
+    pub fn watch<R>(&self, scan: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Held::Memory(m) => scan(m),
+            Held::Mapped(m) => m.watch(|| scan(m)),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Spool {
     mem: Vec<u8>,

@@ -10,4 +10,4 @@ pub mod upstream;
 
 /// The one unsafe call outside networking lives in `sys` too: mapping the Bayes database.
 pub(crate) use sys::map_readonly;
-pub use sys::{FileMap, release_free_memory, tune_allocator};
+pub use sys::{FileMap, PAGE_INTERVAL, release_free_memory, tune_allocator};

@@ -75,6 +75,91 @@ impl FileMap {
     }
 }
 
+impl FileMap {
+    /// Runs `scan` while the pager gives this mapping's pages back every
+    /// [`PAGE_INTERVAL`]: whatever the scan has read leaves the resident set, and a later
+    /// read finds the same bytes again in the page cache. So a scan of a large message
+    /// costs the pages it touches in a few milliseconds, not the message's size. The
+    /// registration ends before the call returns, while the mapping is still borrowed.
+    pub fn watch<R>(&self, scan: impl FnOnce() -> R) -> R {
+        if self.len == 0 {
+            return scan();
+        }
+        struct Unwatch(usize);
+        impl Drop for Unwatch {
+            fn drop(&mut self) {
+                let mut maps = pager().maps.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(i) = maps.iter().position(|m| m.0 == self.0) {
+                    maps.swap_remove(i);
+                }
+            }
+        }
+        let pager = pager();
+        pager
+            .maps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((self.ptr as usize, self.len));
+        pager.wake.notify_one();
+        let _unwatch = Unwatch(self.ptr as usize);
+        scan()
+    }
+}
+
+/// How often the pager gives back the pages of the mappings being scanned.
+pub const PAGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
+
+struct Pager {
+    /// Address and length of every mapping inside a `FileMap::watch` call.
+    maps: std::sync::Mutex<Vec<(usize, usize)>>,
+    wake: std::sync::Condvar,
+}
+
+/// The pager and its thread, started on first use. The thread sleeps on the condition
+/// variable while nothing is watched, so an idle proxy has no timer.
+fn pager() -> &'static Pager {
+    static PAGER: std::sync::OnceLock<Pager> = std::sync::OnceLock::new();
+    let mut fresh = false;
+    let p = PAGER.get_or_init(|| {
+        fresh = true;
+        Pager {
+            maps: std::sync::Mutex::new(Vec::new()),
+            wake: std::sync::Condvar::new(),
+        }
+    });
+    if fresh {
+        let spawned = std::thread::Builder::new()
+            .name("pager".into())
+            .spawn(move || page_out(p));
+        if let Err(e) = spawned {
+            tracing::warn!("no pager thread ({e}): large scans keep their pages until they end");
+        }
+    }
+    p
+}
+
+fn page_out(p: &'static Pager) {
+    loop {
+        {
+            let mut maps = p.maps.lock().unwrap_or_else(|e| e.into_inner());
+            while maps.is_empty() {
+                maps = p.wake.wait(maps).unwrap_or_else(|e| e.into_inner());
+            }
+            for &(addr, len) in maps.iter() {
+                // SAFETY: every entry is a live mapping: `FileMap::watch` removes it under
+                // this lock before returning, and its map is borrowed for that whole call,
+                // so it cannot be unmapped while listed. MADV_DONTNEED on a private,
+                // read-only file mapping discards nothing (no page was ever copied):
+                // the next read maps the same bytes from the file again.
+                unsafe {
+                    libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED);
+                }
+            }
+        }
+        std::thread::sleep(PAGE_INTERVAL);
+    }
+}
+
 impl std::ops::Deref for FileMap {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -131,4 +216,53 @@ pub fn map_readonly(file: &std::fs::File) -> io::Result<memmap2::Mmap> {
     // mapped inode keeps its contents for as long as the mapping lives. Truncating the
     // file by hand while the proxy runs would break that promise (SIGBUS on access).
     unsafe { memmap2::Mmap::map(file) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The resident KiB of the mapping starting at `addr`, from /proc/self/smaps.
+    fn resident_kib(addr: usize) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let head = format!("{addr:x}-");
+        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&head));
+        lines.next().expect("the mapping is listed");
+        let rss = lines.find(|l| l.starts_with("Rss:")).unwrap();
+        rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    fn touch(m: &[u8]) -> u64 {
+        m.iter().step_by(4096).map(|&b| b as u64).sum()
+    }
+
+    #[test]
+    fn a_watched_mapping_gives_its_pages_back_while_an_unwatched_one_keeps_them() {
+        const LEN: usize = 16 << 20;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&vec![7u8; LEN]).unwrap();
+        let map = FileMap::new(&file, LEN).unwrap();
+        let addr = map.ptr as usize;
+        assert_eq!(touch(&map), 7 * (LEN as u64 / 4096));
+        assert!(resident_kib(addr) >= (LEN as u64 / 1024) * 9 / 10);
+        map.watch(|| {
+            assert_eq!(
+                touch(&map),
+                7 * (LEN as u64 / 4096),
+                "released pages read back"
+            );
+            let since = std::time::Instant::now();
+            while resident_kib(addr) > 1024 {
+                assert!(since.elapsed().as_secs() < 10, "pages never released");
+                std::thread::sleep(PAGE_INTERVAL);
+            }
+        });
+        assert_eq!(touch(&map), 7 * (LEN as u64 / 4096));
+        std::thread::sleep(PAGE_INTERVAL * 10);
+        assert!(
+            resident_kib(addr) >= (LEN as u64 / 1024) * 9 / 10,
+            "released only while watched"
+        );
+    }
 }

@@ -39,9 +39,12 @@ pub struct ScanOutcome {
 }
 
 impl Pipeline {
-    pub fn new(cfg: &Cfg) -> Result<Pipeline, SigError> {
+    /// `spool_dir` also holds the builtin engine's large decoded parts while it scans.
+    pub fn new(cfg: &Cfg, spool_dir: &std::path::Path) -> Result<Pipeline, SigError> {
         let builtin = if cfg.engines.contains(&Engine::Builtin) {
-            Some(Arc::new(BuiltinEngine::new(&cfg.builtin)?))
+            Some(Arc::new(
+                BuiltinEngine::new(&cfg.builtin)?.spilling_to(spool_dir),
+            ))
         } else {
             None
         };
@@ -200,7 +203,7 @@ impl MessageScan<'_> {
                 let v = if bytes.len() <= INLINE_SCAN_BYTES {
                     b.scan(&bytes)
                 } else {
-                    tokio::task::block_in_place(|| b.scan(&bytes))
+                    tokio::task::block_in_place(|| bytes.watch(|raw| b.scan(raw)))
                 };
                 verdict = verdict.combine(v);
             }
@@ -215,7 +218,7 @@ impl MessageScan<'_> {
                 let j = if bytes.len() <= INLINE_SCAN_BYTES {
                     b.classify(&bytes)
                 } else {
-                    tokio::task::block_in_place(|| b.classify(&bytes))
+                    tokio::task::block_in_place(|| bytes.watch(|raw| b.classify(raw)))
                 };
                 notes.push(j.note);
                 probability = j.probability;

@@ -114,7 +114,7 @@ fn a_damaged_database_is_a_failure_not_clean() {
 }
 
 async fn scan_through_pipeline(cfg: &crate::config::Scan, raw: &[u8]) -> crate::scan::ScanOutcome {
-    let pipeline = crate::scan::Pipeline::new(cfg).unwrap();
+    let pipeline = crate::scan::Pipeline::new(cfg, &std::env::temp_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut spool = crate::message::spool::Spool::new(1 << 20, dir.path());
     spool.write(raw).unwrap();

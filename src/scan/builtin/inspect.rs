@@ -7,12 +7,16 @@ use std::cell::Cell;
 use std::ops::Range;
 
 use super::{BuiltinEngine, Findings};
+
+/// Bytes of a message rewritten at a time for the bare-CR reading.
+const PIECE: usize = 256 * 1024;
 use crate::message::decode::Truncated;
 use crate::message::decode::encoded_word::percent_decode;
-use crate::message::loose::{self, Encoding, Part};
+use crate::message::loose::{self, Encoding, Part, Stop};
 use crate::message::mime::{self, PartView};
 use crate::message::precheck;
 use crate::message::runs;
+use crate::message::spool::Spool;
 
 impl BuiltinEngine {
     /// Scans `data` and every reading of it: the raw bytes, at the top mail-parser's
@@ -30,9 +34,14 @@ impl BuiltinEngine {
         }
         let mut exact = if depth == 0 && !mime::is_plain_single_part(data) {
             // The parser decodes every part before any limit applies: its input is
-            // checked cheaply first (part delimiters, header bytes, nesting).
+            // checked cheaply first (part delimiters, header bytes, nesting). Past
+            // `max_parser_bytes` only the limits apply: the parser holds every decoded
+            // part at once, and the readings below read every part without it.
             match precheck::check(data, self.precheck_limits()) {
-                Ok(()) => self.walk_reading(data, f, budget),
+                Ok(()) if data.len() <= self.cfg.max_parser_bytes => {
+                    self.walk_reading(data, f, budget)
+                }
+                Ok(()) => Vec::new(),
                 Err(p) => {
                     f.unscannable.get_or_insert_with(|| p.to_string());
                     Vec::new()
@@ -63,13 +72,26 @@ impl BuiltinEngine {
             return;
         }
         *budget -= data.len() as u64;
-        let mut copy = data.to_vec();
-        for i in memchr::memchr_iter(b'\r', data) {
-            if data.get(i + 1) != Some(&b'\n') {
-                copy[i] = b'\n';
+        let mut copy = Spool::new(self.spill.mem_limit, &self.spill.dir);
+        let mut piece = Vec::new();
+        let mut written = Ok(());
+        for (n, chunk) in data.chunks(PIECE).enumerate() {
+            piece.clear();
+            piece.extend_from_slice(chunk);
+            for i in memchr::memchr_iter(b'\r', chunk) {
+                if data.get(n * PIECE + i + 1) != Some(&b'\n') {
+                    piece[i] = b'\n';
+                }
+            }
+            written = written.and_then(|()| copy.write(&piece));
+        }
+        match written.and_then(|()| copy.to_bytes()) {
+            Ok(held) => held.watch(|bytes| self.inspect(bytes, depth, f, budget)),
+            Err(e) => {
+                f.failed
+                    .get_or_insert_with(|| format!("bare-CR reading not spilled: {e}"));
             }
         }
-        self.inspect(&copy, depth, f, budget);
     }
 
     /// The loose MIME reading. Returns the body ranges decoded as pure base64 or as
@@ -116,17 +138,26 @@ impl BuiltinEngine {
                     decoded.push(span);
                     return true;
                 }
-                let r = loose::decode(part, &remaining, &mut |d| {
+                let r = loose::decode(part, &remaining, &self.spill, &mut |d| {
                     if d.pure || part.encoding == Encoding::QuotedPrintable {
                         decoded.push(span.clone());
                     }
                     *budget = remaining.get() as u64;
-                    self.check_part(&view(part, ctype, &d.data, depth, true), f, budget);
+                    d.data.watch(|bytes| {
+                        self.check_part(&view(part, ctype, bytes, depth, true), f, budget)
+                    });
                     remaining.set(to_usize(*budget));
                     f.infected.is_none()
                 });
-                truncated |= r.is_err();
-                f.infected.is_none() && !truncated
+                match r {
+                    Ok(()) => {}
+                    Err(Stop::Truncated) => truncated = true,
+                    Err(Stop::Spill(e)) => {
+                        f.failed
+                            .get_or_insert_with(|| format!("decoded part not spilled: {e}"));
+                    }
+                }
+                f.infected.is_none() && f.failed.is_none() && !truncated
             },
         );
         *budget = remaining.get() as u64;

@@ -9,6 +9,7 @@ use std::ops::Range;
 use regex::Regex;
 
 use crate::config::Builtin as Cfg;
+use crate::message::loose::Spill;
 use crate::message::mime::{self, PartView};
 use crate::message::precheck;
 use crate::scan::Verdict;
@@ -23,12 +24,16 @@ pub struct BuiltinEngine {
     blocked_ext: Vec<String>,
     name_res: Vec<Regex>,
     cfg: Cfg,
+    /// Where decoded parts larger than `decoded_memory_bytes` are scanned from.
+    spill: Spill,
 }
 
 /// What the walk found so far; the worst finding wins.
 #[derive(Default)]
 struct Findings {
     infected: Option<String>,
+    /// The engine could not finish (a spill file could not be written).
+    failed: Option<String>,
     unscannable: Option<String>,
     spam: bool,
 }
@@ -48,7 +53,18 @@ impl BuiltinEngine {
                 .filter_map(|p| Regex::new(p).ok())
                 .collect(),
             cfg: cfg.clone(),
+            spill: Spill {
+                dir: std::env::temp_dir(),
+                mem_limit: cfg.decoded_memory_bytes,
+            },
         })
+    }
+
+    /// Large decoded parts go to unlinked files in `dir` (the spool directory) rather
+    /// than the system's temporary directory.
+    pub fn spilling_to(mut self, dir: &std::path::Path) -> Self {
+        self.spill.dir = dir.to_path_buf();
+        self
     }
 
     /// CPU-bound; callers run it off the async reactor.
@@ -58,6 +74,11 @@ impl BuiltinEngine {
         self.inspect(raw, 0, &mut f, &mut budget);
         if let Some(name) = f.infected {
             Verdict::Infected { name }
+        } else if let Some(why) = f.failed {
+            Verdict::Failed {
+                scanner: "builtin".into(),
+                why,
+            }
         } else if let Some(why) = f.unscannable {
             Verdict::Unscannable { why }
         } else if f.spam {

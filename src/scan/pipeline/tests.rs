@@ -16,7 +16,7 @@ async fn run(p: &Pipeline, message: &[u8]) -> Verdict {
 }
 
 fn pipeline(cfg: Cfg) -> Pipeline {
-    Pipeline::new(&cfg).unwrap()
+    Pipeline::new(&cfg, &std::env::temp_dir()).unwrap()
 }
 
 fn why(v: &Verdict) -> &str {
