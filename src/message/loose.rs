@@ -4,13 +4,13 @@
 //! body decoded as declared, and also as base64 or quoted-printable when the declaration
 //! is one no client knows. A message/* part's body is read again as a message.
 use crate::message::boundary::{boundaries, boundary_lines};
+use crate::message::decode::base64;
 use crate::message::decode::encoded_word::{self, Charset};
-use crate::message::decode::{Truncated, base64, qp};
 use crate::message::header::{self, Field};
-use crate::message::spool::{Held, Spool};
+use crate::message::spill::{self, Spill, Stop};
+use crate::message::spool::Held;
 use std::cell::Cell;
 use std::ops::Range;
-use std::path::PathBuf;
 
 /// Most distinct boundary values read from one message.
 pub const MAX_BOUNDARIES: usize = 256;
@@ -199,32 +199,6 @@ pub struct Decoded<'a> {
     pub pure: bool,
 }
 
-/// Where decoded bodies too large for the heap go: an unlinked file in `dir`, mapped.
-#[derive(Debug, Clone)]
-pub struct Spill {
-    pub dir: PathBuf,
-    /// Decoded bytes kept on the heap; a larger part goes to the file.
-    pub mem_limit: usize,
-}
-
-/// Why decoding stopped short.
-#[derive(Debug)]
-pub enum Stop {
-    /// The shared output budget ran out.
-    Truncated,
-    /// A large part could not be written to its spill file.
-    Spill(std::io::Error),
-}
-
-impl From<Truncated> for Stop {
-    fn from(_: Truncated) -> Self {
-        Stop::Truncated
-    }
-}
-
-/// Input bytes decoded between two writes to a spill file.
-const PIECE: usize = 256 * 1024;
-
 /// Decodes a body as its part declares (every plausible way for `Unknown`), each
 /// reading handed to `visit`; `remaining` is the shared output budget.
 pub fn decode(
@@ -238,22 +212,8 @@ pub fn decode(
     let q = matches!(part.encoding, Encoding::QuotedPrintable)
         || (part.encoding == Encoding::Unknown && memchr::memchr(b'=', part.body).is_some());
     if b64 {
-        let mut d = base64::Decoder::new();
-        let (mut out, r) = decode_pieces(
-            part.body,
-            remaining,
-            spill,
-            |p| p.len(),
-            |p, o, cap| d.feed(p, o, cap),
-        )?;
-        let r = r.and_then(|()| {
-            let mut tail = Vec::new();
-            let r = d.finish(&mut tail, remaining.get());
-            remaining.set(remaining.get() - tail.len());
-            out.write(&tail).map_err(Stop::Spill)?;
-            r.map_err(Stop::from)
-        });
-        let pure = r.is_ok() && d.junk == 0;
+        let (mut out, r) = spill::base64(part.body, remaining, spill)?;
+        let pure = r.as_ref().is_ok_and(|junk| *junk == 0);
         if !visit(Decoded {
             data: out.to_bytes().map_err(Stop::Spill)?,
             pure,
@@ -263,12 +223,8 @@ pub fn decode(
         r?;
     }
     if q {
-        let mut changed = false;
-        let (mut out, r) = decode_pieces(part.body, remaining, spill, qp_cut, |p, o, cap| {
-            changed |= qp::decode(p, o, cap)?;
-            Ok(())
-        })?;
-        if r.is_err() || changed {
+        let (mut out, r) = spill::qp(part.body, remaining, spill)?;
+        if !matches!(r, Ok(false)) {
             visit(Decoded {
                 data: out.to_bytes().map_err(Stop::Spill)?,
                 pure: false,
@@ -279,65 +235,11 @@ pub fn decode(
     Ok(())
 }
 
-/// Decodes `body` a piece at a time (`cut` says how much of a piece may be decoded
-/// alone) into a spool that keeps `spill.mem_limit` bytes on the heap and the rest in
-/// a file. A small body is decoded in one step. Returns the output and how decoding
-/// ended; only a failure to write the spill file is an error of its own.
-fn decode_pieces(
-    body: &[u8],
-    remaining: &Cell<usize>,
-    spill: &Spill,
-    cut: impl Fn(&[u8]) -> usize,
-    mut step: impl FnMut(&[u8], &mut Vec<u8>, usize) -> Result<(), Truncated>,
-) -> Result<(Spool, Result<(), Stop>), Stop> {
-    let mut spool = Spool::new(spill.mem_limit, &spill.dir);
-    if body.len() <= spill.mem_limit {
-        // Neither decoding makes more bytes than it reads: the output stays on the heap.
-        spool.expect(body.len() as u64);
-    }
-    let mut out = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let piece = &rest[..rest.len().min(PIECE)];
-        let n = if piece.len() == rest.len() {
-            piece.len()
-        } else {
-            cut(piece)
-        };
-        let r = step(&rest[..n], &mut out, remaining.get());
-        remaining.set(remaining.get() - out.len());
-        spool.write(&out).map_err(Stop::Spill)?;
-        out.clear();
-        if r.is_err() {
-            return Ok((spool, Err(Stop::Truncated)));
-        }
-        rest = &rest[n..];
-    }
-    Ok((spool, Ok(())))
-}
-
-/// How much of a quoted-printable piece decodes alone: up to its last line end, else up
-/// to an `=` whose escape or soft break may go on in the next piece.
-fn qp_cut(piece: &[u8]) -> usize {
-    if let Some(nl) = memchr::memrchr(b'\n', piece) {
-        return nl + 1;
-    }
-    match memchr::memrchr(b'=', piece) {
-        Some(eq)
-            if eq > 0
-                && piece[eq + 1..]
-                    .iter()
-                    .all(|c| c.is_ascii_hexdigit() || *c == b' ' || *c == b'\t' || *c == b'\r') =>
-        {
-            eq
-        }
-        _ => piece.len(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::decode::qp;
+    use crate::message::spill::PIECE;
 
     type Seen = (Vec<String>, Vec<String>, Encoding, Vec<u8>);
 

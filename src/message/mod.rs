@@ -8,4 +8,5 @@ pub mod mime;
 pub mod precheck;
 pub mod rewrite;
 pub mod runs;
+pub mod spill;
 pub mod spool;

@@ -3,16 +3,18 @@
 //! `begin-base64` blocks, yEnc and BinHex. What a client could decode from a text
 //! body, a broken structure or a decoded attachment, the scanner decodes too.
 use crate::message::decode::uu::Block;
-use crate::message::decode::{Truncated, base64, binhex, lines, qp, uu, yenc};
+use crate::message::decode::{base64, binhex, lines, uu, yenc};
+use crate::message::spill::{self, Spill, Stop};
+use crate::message::spool::Spool;
 use std::cell::Cell;
 use std::ops::Range;
 
 /// One decoded run: its kind, the name its encoding gave it (if any), the bytes.
 #[derive(Debug)]
-pub struct Run {
+pub struct Run<'a> {
     pub kind: &'static str,
     pub name: Option<String>,
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
 }
 
 /// Fewest significant characters a base64 run must hold to be decoded.
@@ -20,13 +22,16 @@ const MIN_RUN: usize = 16;
 
 /// Decodes every run in `data` outside the `skip` ranges (sorted, not overlapping:
 /// bodies another reading already decoded). `remaining` is the shared output budget;
-/// the visitor returns `false` to stop.
+/// the visitor returns `false` to stop. Base64 and quoted-printable runs larger than
+/// `spill.mem_limit` are decoded into a spill file (uuencode, yEnc and BinHex blocks are
+/// decoded on the heap, within the budget).
 pub fn find(
     data: &[u8],
     skip: &[Range<usize>],
     remaining: &Cell<usize>,
+    spill: &Spill,
     visit: &mut dyn FnMut(Run) -> bool,
-) -> Result<(), Truncated> {
+) -> Result<(), Stop> {
     let mut from = 0;
     let mut go_on = true;
     for r in skip
@@ -39,7 +44,7 @@ pub fn find(
                 go_on = go_on && visit(run);
                 go_on
             };
-            in_slice(&data[from..to], remaining, &mut v)?;
+            in_slice(&data[from..to], remaining, spill, &mut v)?;
             if !go_on {
                 return Ok(());
             }
@@ -50,13 +55,18 @@ pub fn find(
 }
 
 type Probe = fn(&[u8]) -> bool;
-type Finder = fn(&[u8], &Cell<usize>, &mut dyn FnMut(Block) -> bool) -> Result<(), Truncated>;
+type Finder = fn(
+    &[u8],
+    &Cell<usize>,
+    &mut dyn FnMut(Block) -> bool,
+) -> Result<(), crate::message::decode::Truncated>;
 
 fn in_slice(
     s: &[u8],
     remaining: &Cell<usize>,
+    spill: &Spill,
     visit: &mut dyn FnMut(Run) -> bool,
-) -> Result<(), Truncated> {
+) -> Result<(), Stop> {
     let blocks: [(&'static str, Probe, Finder); 3] = [
         ("uuencode", uu::may_contain, uu::decode_all),
         ("yenc", yenc::may_contain, yenc::decode_all),
@@ -70,7 +80,7 @@ fn in_slice(
                 go_on = visit(Run {
                     kind,
                     name,
-                    data: b.data,
+                    data: &b.data,
                 });
                 go_on
             })?;
@@ -79,18 +89,35 @@ fn in_slice(
             }
         }
     }
-    if !data_uris(s, remaining, visit)? {
+    if !data_uris(s, remaining, spill, visit)? {
         return Ok(());
     }
-    line_runs(s, remaining, visit)
+    line_runs(s, remaining, spill, visit)
+}
+
+/// Hands a decoded run to the visitor (through a watched mapping when it was spilled).
+fn hand_over(
+    mut out: Spool,
+    kind: &'static str,
+    visit: &mut dyn FnMut(Run) -> bool,
+) -> Result<bool, Stop> {
+    let held = out.to_bytes().map_err(Stop::Spill)?;
+    Ok(held.watch(|data| {
+        visit(Run {
+            kind,
+            name: None,
+            data,
+        })
+    }))
 }
 
 /// `;base64,` followed by base64 (HTML data URIs, inline images a browser decodes).
 fn data_uris(
     s: &[u8],
     remaining: &Cell<usize>,
+    spill: &Spill,
     visit: &mut dyn FnMut(Run) -> bool,
-) -> Result<bool, Truncated> {
+) -> Result<bool, Stop> {
     for p in memchr::memmem::find_iter(s, b";base64,") {
         let tail = &s[p + 8..];
         let len = tail
@@ -99,14 +126,8 @@ fn data_uris(
                 base64::is_alphabet(c) || matches!(c, b'=' | b'\r' | b'\n' | b' ' | b'%')
             })
             .count();
-        let mut out = Vec::new();
-        let r = base64::decode(&tail[..len], &mut out, remaining.get());
-        remaining.set(remaining.get() - out.len());
-        if !visit(Run {
-            kind: "data-uri",
-            name: None,
-            data: out,
-        }) {
+        let (out, r) = spill::base64(&tail[..len], remaining, spill)?;
+        if !hand_over(out, "data-uri", visit)? {
             return Ok(false);
         }
         r?;
@@ -172,8 +193,9 @@ fn qp_line(l: &[u8]) -> bool {
 fn line_runs(
     s: &[u8],
     remaining: &Cell<usize>,
+    spill: &Spill,
     visit: &mut dyn FnMut(Run) -> bool,
-) -> Result<(), Truncated> {
+) -> Result<(), Stop> {
     let mut b64: Option<Range<usize>> = None;
     let mut q: Option<Range<usize>> = None;
     let mut soft = false;
@@ -186,7 +208,7 @@ fn line_runs(
             (Some(r), false) => {
                 let r = r.clone();
                 b64 = None;
-                if !emit(s, r, "base64", remaining, visit)? {
+                if !emit(&s[r], "base64", remaining, spill, visit)? {
                     return Ok(());
                 }
             }
@@ -199,7 +221,7 @@ fn line_runs(
             (Some(r), false) => {
                 let r = r.clone();
                 q = None;
-                if !emit(s, r, "quoted-printable", remaining, visit)? {
+                if !emit(&s[r], "quoted-printable", remaining, spill, visit)? {
                     return Ok(());
                 }
             }
@@ -211,15 +233,13 @@ fn line_runs(
 }
 
 fn emit(
-    s: &[u8],
-    r: Range<usize>,
+    text: &[u8],
     kind: &'static str,
     remaining: &Cell<usize>,
+    spill: &Spill,
     visit: &mut dyn FnMut(Run) -> bool,
-) -> Result<bool, Truncated> {
-    let text = &s[r];
-    let mut out = Vec::new();
-    let res = if kind == "base64" {
+) -> Result<bool, Stop> {
+    let (out, res) = if kind == "base64" {
         let sig = text
             .iter()
             .filter(|c| !c.is_ascii_whitespace())
@@ -228,19 +248,15 @@ fn emit(
         if sig < MIN_RUN {
             return Ok(true);
         }
-        base64::decode(text, &mut out, remaining.get()).map(|_| true)
+        let (out, r) = spill::base64(text, remaining, spill)?;
+        (out, r.map(|_| true))
     } else {
-        qp::decode(text, &mut out, remaining.get())
+        spill::qp(text, remaining, spill)?
     };
-    remaining.set(remaining.get() - out.len());
     if matches!(res, Ok(false)) {
         return Ok(true);
     }
-    let go_on = visit(Run {
-        kind,
-        name: None,
-        data: out,
-    });
+    let go_on = hand_over(out, kind, visit)?;
     res.map(|_| go_on)
 }
 
@@ -251,8 +267,13 @@ mod tests {
     fn runs(data: &[u8], skip: &[Range<usize>]) -> Vec<(&'static str, Vec<u8>)> {
         let mut got = Vec::new();
         let budget = Cell::new(1 << 20);
-        find(data, skip, &budget, &mut |r| {
-            got.push((r.kind, r.data));
+        // Every run over 8 bytes is decoded through a spill file.
+        let spill = Spill {
+            dir: std::env::temp_dir(),
+            mem_limit: 8,
+        };
+        find(data, skip, &budget, &spill, &mut |r| {
+            got.push((r.kind, r.data.to_vec()));
             true
         })
         .unwrap();

@@ -10,12 +10,12 @@ use super::{BuiltinEngine, Findings};
 
 /// Bytes of a message rewritten at a time for the bare-CR reading.
 const PIECE: usize = 256 * 1024;
-use crate::message::decode::Truncated;
 use crate::message::decode::encoded_word::percent_decode;
-use crate::message::loose::{self, Encoding, Part, Stop};
+use crate::message::loose::{self, Encoding, Part};
 use crate::message::mime::{self, PartView};
 use crate::message::precheck;
 use crate::message::runs;
+use crate::message::spill::Stop;
 use crate::message::spool::Spool;
 
 impl BuiltinEngine {
@@ -181,33 +181,44 @@ impl BuiltinEngine {
         budget: &mut u64,
     ) {
         let remaining = Cell::new(to_usize(*budget));
-        let r = runs::find(data, skip, &remaining, &mut |run: runs::Run| {
-            let names: Vec<String> = run.name.into_iter().collect();
-            // An unnamed run is an executable only if it starts like a binary one.
-            let content_type = if names.is_empty() {
-                "text/plain"
-            } else {
-                "application/octet-stream"
-            };
-            *budget = remaining.get() as u64;
-            self.check_part(
-                &PartView {
-                    content_type,
-                    data: &run.data,
-                    depth,
-                    names,
-                    decoded: true,
-                    ..PartView::default()
-                },
-                f,
-                budget,
-            );
-            remaining.set(to_usize(*budget));
-            f.infected.is_none()
-        });
+        let r = runs::find(
+            data,
+            skip,
+            &remaining,
+            &self.spill,
+            &mut |run: runs::Run| {
+                let names: Vec<String> = run.name.into_iter().collect();
+                // An unnamed run is an executable only if it starts like a binary one.
+                let content_type = if names.is_empty() {
+                    "text/plain"
+                } else {
+                    "application/octet-stream"
+                };
+                *budget = remaining.get() as u64;
+                self.check_part(
+                    &PartView {
+                        content_type,
+                        data: run.data,
+                        depth,
+                        names,
+                        decoded: true,
+                        ..PartView::default()
+                    },
+                    f,
+                    budget,
+                );
+                remaining.set(to_usize(*budget));
+                f.infected.is_none()
+            },
+        );
         *budget = remaining.get() as u64;
-        if let Err(Truncated) = r {
-            self.too_much(f);
+        match r {
+            Ok(()) => {}
+            Err(Stop::Truncated) => self.too_much(f),
+            Err(Stop::Spill(e)) => {
+                f.failed
+                    .get_or_insert_with(|| format!("decoded run not spilled: {e}"));
+            }
         }
     }
 

@@ -9,9 +9,9 @@ use std::ops::Range;
 use regex::Regex;
 
 use crate::config::Builtin as Cfg;
-use crate::message::loose::Spill;
 use crate::message::mime::{self, PartView};
 use crate::message::precheck;
+use crate::message::spill::Spill;
 use crate::scan::Verdict;
 use signatures::{Kind, SigError, Signatures};
 
