@@ -71,12 +71,26 @@ pub(super) fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
         }
         None => ("(config)".to_string(), String::new()),
     };
-    ConfigError::new(key, snippet, e.message().trim())
+    let fix = match e.message().trim() {
+        // The TOML parser names no reason for some bytes (a control character in a
+        // comment): still say what to do.
+        "" => "not valid TOML here: remove control characters and check the quoting",
+        why => why,
+    };
+    ConfigError::new(key, snippet, fix)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_toml_error_without_a_reason_still_says_what_to_do() {
+        // Found by the config fuzz target: the parser gives no message for this one.
+        let errors = super::super::Config::parse("#\0").unwrap_err();
+        assert_eq!(errors[0].key, "(line 1)");
+        assert!(!errors[0].fix.is_empty(), "{errors:?}");
+    }
 
     #[test]
     fn seconds_bounds() {
