@@ -12,8 +12,17 @@ fuzz_target!(|data: &[u8]| {
     out.clear();
     let _ = decode::qp::decode(data, &mut out, cap);
     assert!(out.len() <= cap);
+    // Decoded parts and runs over 64 bytes go through a spill file, as large ones do in
+    // the proxy.
+    let spill = portcullis::message::spill::Spill {
+        dir: std::env::temp_dir(),
+        mem_limit: 64,
+    };
     let budget = Cell::new(cap);
-    let _ = runs::find(data, &[], &budget, &mut |_| true);
+    let _ = runs::find(data, &[], &budget, &spill, &mut |r| {
+        assert!(r.data.len() <= cap);
+        true
+    });
     let _ = header::parse_block(data);
     let text = String::from_utf8_lossy(data);
     let _ = decode::encoded_word::decode_words(&text, &|_: &str, b: &[u8]| {
@@ -21,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     });
     let _ = loose::read(data, &[], 100, 5, &|_: &str, _: &[u8]| None, &mut |p| {
         let budget = Cell::new(cap);
-        let _ = loose::decode(p, &budget, &mut |_| true);
+        let _ = loose::decode(p, &budget, &spill, &mut |d| {
+            assert!(d.data.len() <= cap);
+            true
+        });
         true
     });
 });

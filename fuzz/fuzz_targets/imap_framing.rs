@@ -24,7 +24,13 @@ fn run(sender: Sender, parts: &[&[u8]]) -> Vec<u8> {
             if f.awaiting_continuation() {
                 f.continue_literal();
             }
-            let Ok(Some(ev)) = f.next_event() else { break };
+            let ev = match f.next_event() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => break,
+                // An error ends the session (the driver's `server_frame`): nothing after it
+                // is framed, whichever way the input was split.
+                Err(_) => return out,
+            };
             match ev {
                 Event::Line { bytes, first, .. } => {
                     out.extend_from_slice(bytes);
