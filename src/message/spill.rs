@@ -34,9 +34,11 @@ impl From<Truncated> for Stop {
 pub const PIECE: usize = 256 * 1024;
 
 /// Decodes `body` a piece at a time (`cut` says how much of a piece may be decoded
-/// alone) into a spool that keeps `spill.mem_limit` bytes on the heap and the rest in
-/// a file. A small body is decoded in one step. Returns the output and how decoding
-/// ended; only a failure to write the spill file is an error of its own.
+/// alone). A body of at most `spill.mem_limit` bytes is decoded straight into the heap
+/// buffer it is handed over in (neither decoding makes more bytes than it reads); a
+/// larger one goes through a spool that keeps `mem_limit` bytes on the heap and the rest
+/// in a file. Returns the output and how decoding ended; only a failure to write the
+/// spill file is an error of its own.
 pub fn decode_pieces(
     body: &[u8],
     remaining: &Cell<usize>,
@@ -44,12 +46,10 @@ pub fn decode_pieces(
     cut: impl Fn(&[u8]) -> usize,
     mut step: impl FnMut(&[u8], &mut Vec<u8>, usize) -> Result<(), Truncated>,
 ) -> Result<(Spool, Result<(), Stop>), Stop> {
+    let small = body.len() <= spill.mem_limit;
     let mut spool = Spool::new(spill.mem_limit, &spill.dir);
-    if body.len() <= spill.mem_limit {
-        // Neither decoding makes more bytes than it reads: the output stays on the heap.
-        spool.expect(body.len() as u64);
-    }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(if small { body.len() } else { 0 });
+    let mut ended = Ok(());
     let mut rest = body;
     while !rest.is_empty() {
         let piece = &rest[..rest.len().min(PIECE)];
@@ -58,16 +58,23 @@ pub fn decode_pieces(
         } else {
             cut(piece)
         };
-        let r = step(&rest[..n], &mut out, remaining.get());
-        remaining.set(remaining.get() - out.len());
-        spool.write(&out).map_err(Stop::Spill)?;
-        out.clear();
+        let before = out.len();
+        let r = step(&rest[..n], &mut out, before + remaining.get());
+        remaining.set(remaining.get() - (out.len() - before));
+        if !small {
+            spool.write(&out).map_err(Stop::Spill)?;
+            out.clear();
+        }
         if r.is_err() {
-            return Ok((spool, Err(Stop::Truncated)));
+            ended = Err(Stop::Truncated);
+            break;
         }
         rest = &rest[n..];
     }
-    Ok((spool, Ok(())))
+    if small {
+        spool = Spool::holding(out, spill.mem_limit, &spill.dir);
+    }
+    Ok((spool, ended))
 }
 
 /// How much of a quoted-printable piece decodes alone: up to its last line end, else up

@@ -58,6 +58,17 @@ impl Spool {
         }
     }
 
+    /// A spool whose first bytes are already on the heap: `data` is taken over, not copied.
+    pub fn holding(data: Vec<u8>, mem_limit: usize, dir: &Path) -> Self {
+        Spool {
+            len: data.len() as u64,
+            mem_limit,
+            mem: data,
+            file: None,
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// Reserves room for a message announced to be about `size` bytes, within the memory
     /// threshold, so a small message is held without reallocations.
     pub fn expect(&mut self, size: u64) {
