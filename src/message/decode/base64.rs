@@ -157,6 +157,32 @@ pub fn decode_all(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Test inputs: `data` in standard base64 with padding, in lines of `line_chars`
+/// characters separated by CRLF. Written apart from the decoder it feeds.
+#[cfg(test)]
+pub(crate) fn encode(data: &[u8], line_chars: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    let lines: Vec<&str> = s
+        .as_bytes()
+        .chunks(line_chars.max(1))
+        .map(|l| std::str::from_utf8(l).expect("ASCII"))
+        .collect();
+    lines.join("\r\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,29 +8,9 @@ pub fn eicar() -> &'static [u8] {
     EICAR
 }
 
-const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Base64 in 76-character lines, CRLF-separated.
 pub fn b64(data: &[u8]) -> String {
-    let mut s = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    let lines: Vec<String> = s
-        .as_bytes()
-        .chunks(76)
-        .map(|l| String::from_utf8(l.to_vec()).unwrap())
-        .collect();
-    lines.join("\r\n")
+    crate::message::decode::base64::encode(data, 76)
 }
 
 /// Base64 with characters outside the alphabet sprinkled in, as RFC 2045 says to ignore.

@@ -6,22 +6,9 @@ fn engine() -> BuiltinEngine {
     BuiltinEngine::new(&Cfg::default()).unwrap()
 }
 
+/// Base64 on one line.
 fn b64(data: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
+    crate::message::decode::base64::encode(data, usize::MAX)
 }
 
 fn with_attachment(name: &str, data: &[u8]) -> Vec<u8> {

@@ -4,6 +4,7 @@ use std::io::Write;
 use crate::config::{Builtin as Cfg, UnopenableArchive};
 use crate::scan::Verdict;
 use crate::scan::builtin::BuiltinEngine;
+use crate::scan::builtin::corpus::b64;
 
 /// EICAR with text after it, so deflate codes it instead of storing it: the test file
 /// must not show EICAR in its compressed bytes.
@@ -23,27 +24,6 @@ fn hidden(packed: &[u8]) -> &[u8] {
 
 fn engine() -> BuiltinEngine {
     BuiltinEngine::new(&Cfg::default()).unwrap()
-}
-
-fn b64(data: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for (i, c) in data.chunks(3).enumerate() {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            s.push(if k <= c.len() {
-                A[(n >> (18 - 6 * k) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-        if i % 19 == 18 {
-            s.push_str("\r\n");
-        }
-    }
-    s
 }
 
 fn mail(name: &str, data: &[u8]) -> Vec<u8> {
