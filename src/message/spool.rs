@@ -107,12 +107,13 @@ impl Spool {
 
     /// The whole message as one slice, for scanners that need random access: the memory
     /// buffer, or a read-only mapping of the spool file (page cache, not heap). Writing is
-    /// impossible while the view lives, so the mapped file cannot change underneath.
+    /// impossible while the view lives, so the mapped file cannot change underneath. The
+    /// file is not synced first: the mapping reads the page cache the writes went to, and
+    /// the file is a scratch copy (the quarantine keeps its own durable one).
     pub fn to_bytes(&mut self) -> io::Result<Held<'_>> {
         match &self.file {
             None => Ok(Held::Memory(&self.mem)),
             Some(f) => {
-                f.sync_data().ok();
                 let len = usize::try_from(self.len).map_err(io::Error::other)?;
                 Ok(Held::Mapped(crate::net::FileMap::new(f, len)?))
             }
