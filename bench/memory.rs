@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::common::*;
-use super::{Bench, Row};
+use super::{Bench, Row, curl_time};
 
 /// (VmRSS, RssAnon) in KiB: all resident pages, and those not backed by a file (the heap;
 /// a mapped spool file is page cache and counts only in the first).
@@ -208,25 +208,7 @@ pub fn cases(b: &mut Bench) {
         std::thread::sleep(Duration::from_millis(300));
         let before = rss(pid);
         let peak = peak_during(pid, || {
-            let out = t.ns_output(
-                &t.client_ns,
-                &[
-                    "curl",
-                    "-sS",
-                    "--max-time",
-                    "300",
-                    "-o",
-                    "/dev/null",
-                    "-u",
-                    "alice:alicepw",
-                    &format!("pop3://{SERVER_V4}/1"),
-                ],
-            );
-            assert!(
-                out.status.success(),
-                "curl: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            curl_time(&t, "alice:alicepw", &format!("pop3://{SERVER_V4}/1"), &[]);
         });
         let rise = (peak.0 - before.0, peak.1 - before.1);
         rows(

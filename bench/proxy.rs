@@ -151,22 +151,16 @@ fn rss_kib(pid: u32) -> f64 {
 
 /// curl's time to the last byte of RETR `n` for bob, in seconds.
 fn curl_retr(t: &Topology, n: u32) -> f64 {
-    let out = t.ns_output(
-        &t.client_ns,
-        &[
-            "curl",
-            "-sS",
-            "--max-time",
-            "300",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{time_total}",
-            "-u",
-            "bob:bobpw",
-            &format!("pop3://{SERVER_V4}/{n}"),
-        ],
-    );
+    curl_time(t, "bob:bobpw", &format!("pop3://{SERVER_V4}/{n}"), &[])
+}
+
+/// curl's time to the last byte of `url` fetched from the client namespace as `user`
+/// (`extra`: more curl options), in seconds.
+pub(crate) fn curl_time(t: &Topology, user: &str, url: &str, extra: &[&str]) -> f64 {
+    let mut args = vec!["curl", "-sS", "--max-time", "300"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", "/dev/null", "-w", "%{time_total}", "-u", user, url]);
+    let out = t.ns_output(&t.client_ns, &args);
     assert!(
         out.status.success(),
         "curl: {}",

@@ -6,7 +6,9 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::{Bench, ProxyCost, Row, alternate, idle_rss_per_session, median, nft, reps, shape};
+use crate::{
+    Bench, ProxyCost, Row, alternate, curl_time, idle_rss_per_session, median, nft, reps, shape,
+};
 
 const NAME: &str = "mail.portcullis.test";
 /// Client processes opening sessions at once in the handshake-rate case.
@@ -51,10 +53,7 @@ pub fn cases(b: &mut Bench) {
     );
     t.start_postfix();
     t.deliver("bob", "1", &large_message(25 * 1024 * 1024));
-    let hosts = format!("/etc/netns/{}/hosts", t.client_ns);
-    let mut h = fs::read_to_string(&hosts).unwrap();
-    h.push_str(&format!("{SERVER_V4} {NAME}\n"));
-    fs::write(&hosts, h).unwrap();
+    t.name_the_server();
     let d = t.dir.path().display().to_string();
     let cfg = t.write_config(&format!(
         "[limits]\nmax_connections = 5000\nmax_connections_per_client = 5000\n\
@@ -65,18 +64,7 @@ pub fn cases(b: &mut Bench) {
          [[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10110\"\nintercept_ports = [110]\n"
     ));
     let c = cfg.display().to_string();
-    let pem = format!("{d}/portcullis-ca.pem");
-    for args in [
-        vec!["ca", "init", "--config", &c],
-        vec!["ca", "export", "--config", &c, "--pem", &pem],
-    ] {
-        let out = t.portcullis(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let pem = t.init_ca(&cfg);
     let bundle = format!("{d}/clients-trust.pem");
     let mut both = fs::read(&pem).unwrap();
     both.extend(fs::read(format!("{d}/tls/ca.crt")).unwrap());
@@ -104,30 +92,7 @@ fn retr_case(b: &mut Bench, t: &Topology, cfg: &str, bundle: &str, tls: bool) {
     let url = format!("{}://{NAME}/1", if tls { "pop3s" } else { "pop3" });
     shape(t, true);
     let (d, p) = alternate(t, cfg, reps(), |t| {
-        let out = t.ns_output(
-            &t.client_ns,
-            &[
-                "curl",
-                "-sS",
-                "--max-time",
-                "300",
-                "--cacert",
-                bundle,
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{time_total}",
-                "-u",
-                "bob:bobpw",
-                &url,
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "curl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        curl_time(t, "bob:bobpw", &url, &["--cacert", bundle])
     });
     shape(t, false);
     b.rows.push(Row {

@@ -302,36 +302,6 @@ pub fn scan_with_clamd(sock: &Path) -> String {
     )
 }
 
-/// The quarantined originals (released to files), by quarantine id.
-pub fn quarantined(t: &Topology, cfg: &Path) -> BTreeMap<String, Vec<u8>> {
-    let cfg_s = cfg.display().to_string();
-    let list = t.portcullis(&["quarantine", "list", "--config", &cfg_s]);
-    assert!(
-        list.status.success(),
-        "{}",
-        String::from_utf8_lossy(&list.stderr)
-    );
-    let mut m = BTreeMap::new();
-    for line in String::from_utf8_lossy(&list.stdout).lines() {
-        let Some(qid) = line.split_whitespace().next() else {
-            continue;
-        };
-        let out = t.path(&format!("released-{qid}.eml"));
-        let r = t.portcullis(&[
-            "quarantine",
-            "release",
-            qid,
-            "--out",
-            &out.display().to_string(),
-            "--config",
-            &cfg_s,
-        ]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        m.insert(qid.to_string(), fs::read(&out).unwrap());
-    }
-    m
-}
-
 /// Waits (bounded) until a condition on the session logs holds; returns the logs.
 pub fn wait_logs(t: &Topology, what: &str, cond: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

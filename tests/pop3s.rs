@@ -4,8 +4,6 @@
 //! gets the client a certificate.
 mod common;
 
-use std::fs;
-
 use common::*;
 
 const POP3S_LISTENER: &str = "[[listener]]\nprotocol = \"pop3\"\nlisten = \"[::]:10995\"\nintercept_ports = [995]\nimplicit_tls = true\n";
@@ -16,33 +14,6 @@ fn tls_section(t: &Topology, extra_ca: &str) -> String {
         "[tls]\nca_dir = \"{d}/ca\"\nextra_ca_file = \"{extra_ca}\"\n",
         d = t.dir.path().display()
     )
-}
-
-/// Creates portcullis's CA and writes its certificate where clients read it.
-fn ca_init(t: &Topology, cfg: &std::path::Path) -> String {
-    let cfg = cfg.display().to_string();
-    let out = t.portcullis(&["ca", "init", "--config", &cfg]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pem = t.path("portcullis-ca.pem").display().to_string();
-    let out = t.portcullis(&["ca", "export", "--config", &cfg, "--pem", &pem]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    pem
-}
-
-/// The client resolves the server's name to its address (as DNS would).
-fn name_the_server(t: &Topology) {
-    let hosts = format!("/etc/netns/{}/hosts", t.client_ns);
-    let mut h = fs::read_to_string(&hosts).unwrap();
-    h.push_str(&format!("{SERVER_V4} mail.portcullis.test\n"));
-    fs::write(&hosts, h).unwrap();
 }
 
 /// Python: POP3 over TLS trusting only `cafile`; prints each message's hex on a line, or
@@ -92,10 +63,10 @@ fn pop3s_is_intercepted_scanned_and_clean_mail_arrives_byte_identical() {
         format!("From: x@example.test\r\nSubject: bad\r\nMessage-ID: <bad@example.test>\r\n\r\n{EICAR}\r\n")
             .as_bytes(),
     );
-    name_the_server(&t);
+    t.name_the_server();
     let extra = t.path("tls/ca.crt").display().to_string();
     let cfg = t.write_config(&format!("{}{POP3S_LISTENER}", tls_section(&t, &extra)));
-    let pem = ca_init(&t, &cfg);
+    let pem = t.init_ca(&cfg);
     t.start_portcullis(&cfg);
     let got = hex_lines(&t.python_client(SERVER_V4, &client(&pem)));
     assert_eq!(got.len(), 2, "{got:?}");
@@ -116,7 +87,7 @@ fn a_server_that_fails_verification_gets_the_client_no_certificate() {
     let mut t = Topology::new("pop3sbad");
     t.start_dovecot();
     t.deliver("alice", "1", &tricky_message("never"));
-    name_the_server(&t);
+    t.name_the_server();
     // Trust some other CA upstream: dovecot's certificate is from an unknown root.
     let other = t.path("other-ca.pem");
     sh(&[
@@ -143,7 +114,7 @@ fn a_server_that_fails_verification_gets_the_client_no_certificate() {
         "{}{POP3S_LISTENER}",
         tls_section(&t, &other.display().to_string())
     ));
-    let pem = ca_init(&t, &cfg);
+    let pem = t.init_ca(&cfg);
     t.start_portcullis(&cfg);
     let got = hex_lines(&t.python_client(SERVER_V4, &client(&pem)));
     assert_eq!(got.len(), 1, "{got:?}");
@@ -191,10 +162,10 @@ fn stls_is_intercepted_on_both_legs_and_the_session_is_scanned() {
         format!("From: x@example.test\r\nSubject: bad\r\nMessage-ID: <bad@example.test>\r\n\r\n{EICAR}\r\n")
             .as_bytes(),
     );
-    name_the_server(&t);
+    t.name_the_server();
     let extra = t.path("tls/ca.crt").display().to_string();
     let cfg = t.write_config(&format!("{}{POP3_LISTENER}", tls_section(&t, &extra)));
-    let pem = ca_init(&t, &cfg);
+    let pem = t.init_ca(&cfg);
     t.start_portcullis(&cfg);
     let out = t.python_client(SERVER_V4, &stls_client(&pem));
     let text = String::from_utf8_lossy(&out);
@@ -229,13 +200,13 @@ fn curl_and_openssl_talk_pop3_through_the_interception() {
         format!("From: x@example.test\r\nSubject: bad\r\nMessage-ID: <bad@example.test>\r\n\r\n{EICAR}\r\n")
             .as_bytes(),
     );
-    name_the_server(&t);
+    t.name_the_server();
     let extra = t.path("tls/ca.crt").display().to_string();
     let cfg = t.write_config(&format!(
         "{}{POP3S_LISTENER}{POP3_LISTENER}",
         tls_section(&t, &extra)
     ));
-    let pem = ca_init(&t, &cfg);
+    let pem = t.init_ca(&cfg);
     t.start_portcullis(&cfg);
     let ns = t.client_ns.clone();
     // curl over implicit TLS (995) and over STLS (110, --ssl-reqd).

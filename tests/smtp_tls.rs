@@ -14,28 +14,12 @@ fn setup(name: &str, extra: &str) -> (Topology, String) {
     let mut t = Topology::new(name);
     t.start_dovecot();
     t.start_postfix();
-    let hosts = format!("/etc/netns/{}/hosts", t.client_ns);
-    let mut h = fs::read_to_string(&hosts).unwrap();
-    h.push_str(&format!("{SERVER_V4} mail.portcullis.test\n"));
-    fs::write(&hosts, h).unwrap();
+    t.name_the_server();
     let d = t.dir.path().display().to_string();
     let cfg = t.write_config(&format!(
         "[tls]\nca_dir = \"{d}/ca\"\nextra_ca_file = \"{d}/tls/ca.crt\"\n{extra}\n{SMTP_LISTENER}"
     ));
-    let c = cfg.display().to_string();
-    let out = t.portcullis(&["ca", "init", "--config", &c]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pem = format!("{d}/portcullis-ca.pem");
-    let out = t.portcullis(&["ca", "export", "--config", &c, "--pem", &pem]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let pem = t.init_ca(&cfg);
     t.start_portcullis(&cfg);
     (t, pem)
 }

@@ -805,6 +805,64 @@ interfaces = ["{lan}"]
         i
     }
 
+    /// Lets the client resolve `mail.portcullis.test` (the name on the server's
+    /// certificate) to the server's address, as DNS would.
+    pub fn name_the_server(&self) {
+        let hosts = format!("/etc/netns/{}/hosts", self.client_ns);
+        let mut h = fs::read_to_string(&hosts).unwrap();
+        h.push_str(&format!("{SERVER_V4} mail.portcullis.test\n"));
+        fs::write(&hosts, h).unwrap();
+    }
+
+    /// Creates portcullis's CA as `cfg` configures it and exports its certificate, where
+    /// clients read it; returns that PEM file.
+    pub fn init_ca(&self, cfg: &Path) -> String {
+        let cfg = cfg.display().to_string();
+        let pem = self.path("portcullis-ca.pem").display().to_string();
+        for args in [
+            vec!["ca", "init", "--config", &cfg],
+            vec!["ca", "export", "--config", &cfg, "--pem", &pem],
+        ] {
+            let out = self.portcullis(&args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        pem
+    }
+
+    /// The quarantined originals (released to files), by quarantine id.
+    pub fn quarantined(&self, cfg: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let cfg_s = cfg.display().to_string();
+        let list = self.portcullis(&["quarantine", "list", "--config", &cfg_s]);
+        assert!(
+            list.status.success(),
+            "{}",
+            String::from_utf8_lossy(&list.stderr)
+        );
+        let mut m = std::collections::BTreeMap::new();
+        for line in String::from_utf8_lossy(&list.stdout).lines() {
+            let Some(qid) = line.split_whitespace().next() else {
+                continue;
+            };
+            let out = self.path(&format!("released-{qid}.eml"));
+            let r = self.portcullis(&[
+                "quarantine",
+                "release",
+                qid,
+                "--out",
+                &out.display().to_string(),
+                "--config",
+                &cfg_s,
+            ]);
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            m.insert(qid.to_string(), fs::read(&out).unwrap());
+        }
+        m
+    }
+
     pub fn portcullis(&self, args: &[&str]) -> Output {
         run(Command::new(env!("CARGO_BIN_EXE_portcullis")).args(args))
     }

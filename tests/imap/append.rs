@@ -107,7 +107,7 @@ M.logout()
         assert!(stored_with(&stored, name).is_empty(), "{name} was stored");
     }
     // The refused originals are kept in quarantine, byte for byte.
-    let q = quarantined(&t, &cfg);
+    let q = t.quarantined(&cfg);
     for (name, msg) in &samples[3..] {
         assert!(
             q.values().any(|v| v == msg),

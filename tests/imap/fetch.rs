@@ -188,7 +188,7 @@ fn infected_messages_are_replaced_by_every_fetch_form_and_quarantined() {
         assert_infected_forms(&got, &uid_of(&d, id));
     }
     // Every infected original is in quarantine byte for byte, and nothing else is.
-    let q = quarantined(&t, &cfg);
+    let q = t.quarantined(&cfg);
     let mut kept: Vec<&Vec<u8>> = q.values().collect();
     kept.sort();
     kept.dedup();

@@ -108,7 +108,7 @@ fn expunging_a_replaced_message_keeps_its_original_in_quarantine() {
         1,
         "the expunge reached the server"
     );
-    let q = quarantined(&t, &cfg);
+    let q = t.quarantined(&cfg);
     assert!(
         q.values().any(|v| *v == original),
         "the expunged original is not in quarantine ({} entries)",

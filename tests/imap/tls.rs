@@ -12,30 +12,6 @@ fn tls_section(t: &Topology) -> String {
     )
 }
 
-/// Creates portcullis's CA, writes its certificate where clients read it, and lets the
-/// client resolve the server's name (as DNS would). Returns the CA file.
-fn tls_setup(t: &Topology, cfg: &Path) -> String {
-    let cfg = cfg.display().to_string();
-    let out = t.portcullis(&["ca", "init", "--config", &cfg]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pem = t.path("portcullis-ca.pem").display().to_string();
-    let out = t.portcullis(&["ca", "export", "--config", &cfg, "--pem", &pem]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hosts = format!("/etc/netns/{}/hosts", t.client_ns);
-    let mut h = fs::read_to_string(&hosts).unwrap();
-    h.push_str(&format!("{SERVER_V4} mail.portcullis.test\n"));
-    fs::write(&hosts, h).unwrap();
-    pem
-}
-
 fn tls_topology(name: &str) -> (Topology, std::path::PathBuf, String, String, String) {
     let mut t = Topology::new(name);
     t.start_dovecot();
@@ -49,7 +25,8 @@ fn tls_topology(name: &str) -> (Topology, std::path::PathBuf, String, String, St
         "{}{IMAP_LISTENER}{IMAPS_LISTENER}",
         tls_section(&t)
     ));
-    let pem = tls_setup(&t, &cfg);
+    t.name_the_server();
+    let pem = t.init_ca(&cfg);
     let d = direct(
         &t,
         "M = session()\nfor u in uids(M): emit('peek.%d' % u, literal(M, u, 'BODY.PEEK[]'))",

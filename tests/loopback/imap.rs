@@ -13,6 +13,22 @@ fn after_login(caps: &str, rest: Vec<Step>) -> Vec<Step> {
     steps
 }
 
+/// portcullis in front of `up`, and a client that has read its greeting.
+async fn greeted(up: SocketAddr) -> (Proxy, Client) {
+    let p = Proxy::start("imap", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("* OK"));
+    (p, c)
+}
+
+/// The same, with the client logged in as alice (`a1 LOGIN`).
+async fn logged_in(up: SocketAddr) -> (Proxy, Client) {
+    let (p, mut c) = greeted(up).await;
+    c.send("a1 LOGIN alice secret\r\n").await;
+    assert!(c.line().await.starts_with("a1 OK"));
+    (p, c)
+}
+
 /// The client's lines up to and including the tagged answer to `tag`.
 async fn until_tagged(c: &mut Client, tag: &str) -> String {
     let mut all = String::new();
@@ -58,11 +74,7 @@ async fn imap_literals_follow_the_servers_latest_capability_list() {
         send("* BYE fake\r\na3 OK bye\r\n"),
     ])
     .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
-    c.send("a1 LOGIN alice secret\r\n").await;
-    assert!(c.line().await.starts_with("a1 OK"));
+    let (mut p, mut c) = logged_in(up).await;
     let msg =
         "From: a@example.org\r\nSubject: hi\r\nMessage-ID: <lit@example.org>\r\n\r\nhello\r\n";
     c.send(&format!("a2 APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()))
@@ -107,9 +119,7 @@ async fn later_ranges_of_a_message_are_answered_without_the_server() {
         ],
     ))
     .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
+    let (mut p, mut c) = greeted(up).await;
     c.send("a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n").await;
     while !c.line().await.starts_with("a2 OK") {}
     let mut got = Vec::new();
@@ -154,9 +164,7 @@ async fn a_command_pipelined_behind_authenticate_is_examined() {
         send("* BYE fake\r\nc1 OK bye\r\n"),
     ])
     .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
+    let (mut p, mut c) = greeted(up).await;
     c.send(&format!(
         "a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\nb1 APPEND INBOX {{{}+}}\r\n{EICAR_MSG}\r\n",
         EICAR_MSG.len()
@@ -193,11 +201,7 @@ async fn an_early_done_does_not_let_a_stale_continuation_release_a_literal() {
         ],
     ))
     .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
-    c.send("a1 LOGIN alice secret\r\n").await;
-    assert!(c.line().await.starts_with("a1 OK"));
+    let (mut p, mut c) = logged_in(up).await;
     c.send(&format!(
         "a2 IDLE\r\nDONE\r\na3 APPEND NOSUCH {{{}}}\r\n",
         msg.len()
@@ -241,9 +245,7 @@ async fn an_unreadably_long_fetch_line_serves_nothing() {
         ],
     ))
     .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
+    let (mut p, mut c) = greeted(up).await;
     c.send("a1 LOGIN alice secret\r\na2 FETCH 1 BODY[]\r\n")
         .await;
     let seen = until_tagged(&mut c, "a2").await;
@@ -277,11 +279,7 @@ async fn pipelined_fetches_are_each_served_by_their_own_plan() {
         ],
     ))
     .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
-    c.send("a1 LOGIN alice secret\r\n").await;
-    assert!(c.line().await.starts_with("a1 OK"));
+    let (mut p, mut c) = logged_in(up).await;
     c.send("a3 FETCH 1 BODY.PEEK[]\r\na4 FETCH 2 (BODY.PEEK[TEXT])\r\n")
         .await;
     let all = until_tagged(&mut c, "a4").await;
@@ -326,9 +324,7 @@ async fn close_ends_the_copy_of_a_message_read_in_ranges() {
         ],
     ))
     .await;
-    let mut p = Proxy::start("imap", up, "");
-    let mut c = Client::connect(p.addr).await;
-    assert!(c.line().await.starts_with("* OK"));
+    let (mut p, mut c) = greeted(up).await;
     c.send("a1 LOGIN alice secret\r\na2 SELECT INBOX\r\na3 UID FETCH 7 (BODY.PEEK[]<0.5>)\r\n")
         .await;
     while !c.line().await.starts_with("a3 OK") {}

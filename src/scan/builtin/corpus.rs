@@ -1,6 +1,52 @@
 //! Test-only builders of hostile and harmless messages: every encoding a mail client
 //! decodes, written here independently of the decoders under test.
 use super::signatures::EICAR;
+use super::{BuiltinEngine, Verdict};
+use crate::config::Builtin as Cfg;
+
+/// A message carrying a payload under a file name.
+pub type Shape = fn(&[u8], &str) -> Vec<u8>;
+
+pub fn engine() -> BuiltinEngine {
+    BuiltinEngine::new(&Cfg::default()).unwrap()
+}
+
+/// The engine as configured by default, and as it reads a message larger than
+/// `max_parser_bytes`: without mail-parser's reading, its own readings must catch
+/// every shape alone.
+pub fn engines() -> [(&'static str, BuiltinEngine); 2] {
+    let unparsed = Cfg {
+        max_parser_bytes: 0,
+        ..Cfg::default()
+    };
+    [
+        ("", engine()),
+        (
+            " (without mail-parser)",
+            BuiltinEngine::new(&unparsed).unwrap(),
+        ),
+    ]
+}
+
+/// Every shape carrying `payload` as `name` (must be infected: `label` in the report) and
+/// carrying a harmless file named report.pdf (must be clean), under both engines; returns
+/// what either got wrong.
+pub fn misjudged(shapes: &[(&str, Shape)], payload: &[u8], name: &str, label: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (how, e) in engines() {
+        for (what, shape) in shapes {
+            let hostile = e.scan(&shape(payload, name));
+            if !matches!(hostile, Verdict::Infected { .. }) {
+                bad.push(format!("{what}{how}: {label} got {hostile}"));
+            }
+            let clean = e.scan(&shape(HARMLESS, "report.pdf"));
+            if clean != Verdict::Clean {
+                bad.push(format!("{what}{how}: harmless twin got {clean}"));
+            }
+        }
+    }
+    bad
+}
 
 pub const HARMLESS: &[u8] = b"Quarterly figures attached, nothing to see here. Regards, Accounts.";
 

@@ -5,44 +5,10 @@ use super::corpus::*;
 use super::*;
 use crate::config::Builtin as Cfg;
 
-type Shape = fn(&[u8], &str) -> Vec<u8>;
-
-fn engine() -> BuiltinEngine {
-    BuiltinEngine::new(&Cfg::default()).unwrap()
-}
-
-/// The engine as configured by default, and as it reads a message larger than
-/// `max_parser_bytes`: without mail-parser's reading, its own readings must catch
-/// every shape alone.
-fn engines() -> [(&'static str, BuiltinEngine); 2] {
-    let unparsed = Cfg {
-        max_parser_bytes: 0,
-        ..Cfg::default()
-    };
-    [
-        ("", engine()),
-        (
-            " (without mail-parser)",
-            BuiltinEngine::new(&unparsed).unwrap(),
-        ),
-    ]
-}
-
+/// Runs every shape with a harmless file named `blocked` (must be infected) and named
+/// report.pdf (must be clean).
 fn check(shapes: &[(&str, Shape)], blocked: &str) -> Vec<String> {
-    let mut bad = Vec::new();
-    for (how, e) in engines() {
-        for (what, shape) in shapes {
-            let hostile = e.scan(&shape(HARMLESS, blocked));
-            if !matches!(hostile, Verdict::Infected { .. }) {
-                bad.push(format!("{what}{how}: {blocked} got {hostile}"));
-            }
-            let clean = e.scan(&shape(HARMLESS, "report.pdf"));
-            if clean != Verdict::Clean {
-                bad.push(format!("{what}{how}: report.pdf got {clean}"));
-            }
-        }
-    }
-    bad
+    misjudged(shapes, HARMLESS, blocked, blocked)
 }
 
 fn s(v: String) -> Vec<u8> {

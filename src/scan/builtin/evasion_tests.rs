@@ -4,46 +4,10 @@ use super::corpus::*;
 use super::*;
 use crate::config::Builtin as Cfg;
 
-type Shape = fn(&[u8], &str) -> Vec<u8>;
-
-fn engine() -> BuiltinEngine {
-    BuiltinEngine::new(&Cfg::default()).unwrap()
-}
-
-/// The engine as configured by default, and as it reads a message larger than
-/// `max_parser_bytes`: without mail-parser's reading, its own readings must catch
-/// every shape alone.
-fn engines() -> [(&'static str, BuiltinEngine); 2] {
-    let unparsed = Cfg {
-        max_parser_bytes: 0,
-        ..Cfg::default()
-    };
-    [
-        ("", engine()),
-        (
-            " (without mail-parser)",
-            BuiltinEngine::new(&unparsed).unwrap(),
-        ),
-    ]
-}
-
 /// Runs every shape with EICAR (must be infected) and with a harmless payload (must be
 /// clean); returns the shapes that failed either way.
 fn check_carriers(shapes: &[(&str, Shape)]) -> Vec<String> {
-    let mut bad = Vec::new();
-    for (how, e) in engines() {
-        for (what, shape) in shapes {
-            let hostile = e.scan(&shape(eicar(), "report.pdf"));
-            if !matches!(hostile, Verdict::Infected { .. }) {
-                bad.push(format!("{what}{how}: EICAR carrier got {hostile}"));
-            }
-            let clean = e.scan(&shape(HARMLESS, "report.pdf"));
-            if clean != Verdict::Clean {
-                bad.push(format!("{what}{how}: harmless twin got {clean}"));
-            }
-        }
-    }
-    bad
+    misjudged(shapes, eicar(), "report.pdf", "EICAR carrier")
 }
 
 fn s(v: impl Into<Vec<u8>>) -> Vec<u8> {
