@@ -30,7 +30,8 @@ impl From<Truncated> for Stop {
     }
 }
 
-/// Input bytes decoded between two writes to a spill file.
+/// Input bytes decoded (or rewritten, for the bare-CR reading) between two writes to a
+/// spill file.
 pub const PIECE: usize = 256 * 1024;
 
 /// Decodes `body` a piece at a time (`cut` says how much of a piece may be decoded

@@ -7,15 +7,12 @@ use std::cell::Cell;
 use std::ops::Range;
 
 use super::{BuiltinEngine, Findings};
-
-/// Bytes of a message rewritten at a time for the bare-CR reading.
-const PIECE: usize = 256 * 1024;
 use crate::message::decode::encoded_word::percent_decode;
 use crate::message::loose::{self, Encoding, Part};
 use crate::message::mime::{self, PartView};
 use crate::message::precheck;
 use crate::message::runs;
-use crate::message::spill::Stop;
+use crate::message::spill::{PIECE, Stop};
 use crate::message::spool::Spool;
 
 impl BuiltinEngine {
