@@ -120,7 +120,74 @@ fn hostile() -> Vec<(&'static str, Vec<u8>)> {
             "a 27 MB zip whose central directory lists 400k entries",
             with_attachment("zip", "many.zip", &big_directory_zip(400_000)),
         ),
+        (
+            "16 MB uuencoded, 16 MB yEnc, 0.4 MB BinHex of 40 MB",
+            blocks(head),
+        ),
     ]
+}
+
+/// A text body holding a 16 MB uuencode block, a 16 MB yEnc block and a BinHex block
+/// whose run-length code expands 0.4 MB of text to 40 MB: every one is decoded.
+fn blocks(mut m: Vec<u8>) -> Vec<u8> {
+    let data: Vec<u8> = (0..16u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    m.extend_from_slice(b"\r\nHere they are.\r\n\r\nbegin 644 one.bin\r\n");
+    for line in data.chunks(45) {
+        m.push(b' ' + line.len() as u8);
+        for g in line.chunks(3) {
+            let w = g
+                .iter()
+                .chain([0, 0].iter())
+                .take(3)
+                .fold(0u32, |a, &b| a << 8 | b as u32);
+            m.extend((0..4).rev().map(|k| match ((w >> (6 * k)) & 63) as u8 {
+                0 => b'`',
+                v => b' ' + v,
+            }));
+        }
+        m.extend_from_slice(b"\r\n");
+    }
+    m.extend_from_slice(b"`\r\nend\r\n=ybegin line=128 size=16777216 name=two.bin\r\n");
+    for line in data.chunks(128) {
+        for &b in line {
+            match b.wrapping_add(42) {
+                c @ (0 | b'\n' | b'\r' | b'=') => m.extend_from_slice(&[b'=', c.wrapping_add(64)]),
+                c => m.push(c),
+            }
+        }
+        m.extend_from_slice(b"\r\n");
+    }
+    m.extend_from_slice(
+        b"=yend size=16777216\r\n(This file must be converted with BinHex 4.0)\r\n:",
+    );
+    // Header (name "x", data length 40 MB), then 'A' and 160k runs of 254 more.
+    let mut stream = vec![1, b'x', 0];
+    stream.extend_from_slice(b"TEXTttxt\0\0");
+    stream.extend_from_slice(&(40u32 << 20).to_be_bytes());
+    stream.extend_from_slice(&[0; 6]);
+    stream.push(b'A');
+    for _ in 0..160_000 {
+        stream.extend_from_slice(&[0x90, 0xff]);
+    }
+    const ALPHABET: &[u8; 64] =
+        b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
+    for (i, g) in stream.chunks(3).enumerate() {
+        let w = g
+            .iter()
+            .chain([0, 0].iter())
+            .take(3)
+            .fold(0u32, |a, &b| a << 8 | b as u32);
+        m.extend(
+            (0..4)
+                .rev()
+                .map(|k| ALPHABET[((w >> (6 * k)) & 63) as usize]),
+        );
+        if i % 16 == 15 {
+            m.extend_from_slice(b"\r\n");
+        }
+    }
+    m.extend_from_slice(b":\r\n");
+    m
 }
 
 /// A zip whose central directory lists `n` entries (ZIP64 end records), one local header.

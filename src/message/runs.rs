@@ -2,8 +2,7 @@
 //! runs, quoted-printable line groups, `data:...;base64,` URIs, uuencode and
 //! `begin-base64` blocks, yEnc and BinHex. What a client could decode from a text
 //! body, a broken structure or a decoded attachment, the scanner decodes too.
-use crate::message::decode::uu::Block;
-use crate::message::decode::{base64, binhex, lines, uu, yenc};
+use crate::message::decode::{base64, binhex, line_cut, lines, uu, yenc};
 use crate::message::spill::{self, Spill, Stop};
 use crate::message::spool::Spool;
 use std::cell::Cell;
@@ -22,9 +21,8 @@ const MIN_RUN: usize = 16;
 
 /// Decodes every run in `data` outside the `skip` ranges (sorted, not overlapping:
 /// bodies another reading already decoded). `remaining` is the shared output budget;
-/// the visitor returns `false` to stop. Base64 and quoted-printable runs larger than
-/// `spill.mem_limit` are decoded into a spill file (uuencode, yEnc and BinHex blocks are
-/// decoded on the heap, within the budget).
+/// the visitor returns `false` to stop. A run whose decoded form is larger than
+/// `spill.mem_limit` is decoded into a spill file.
 pub fn find(
     data: &[u8],
     skip: &[Range<usize>],
@@ -54,40 +52,45 @@ pub fn find(
     Ok(())
 }
 
-type Probe = fn(&[u8]) -> bool;
-type Finder = fn(
-    &[u8],
-    &Cell<usize>,
-    &mut dyn FnMut(Block) -> bool,
-) -> Result<(), crate::message::decode::Truncated>;
-
 fn in_slice(
     s: &[u8],
     remaining: &Cell<usize>,
     spill: &Spill,
     visit: &mut dyn FnMut(Run) -> bool,
 ) -> Result<(), Stop> {
-    let blocks: [(&'static str, Probe, Finder); 3] = [
-        ("uuencode", uu::may_contain, uu::decode_all),
-        ("yenc", yenc::may_contain, yenc::decode_all),
-        ("binhex", binhex::may_contain, binhex::decode_all),
-    ];
-    for (kind, may, all) in blocks {
-        if may(s) {
-            let mut go_on = true;
-            all(s, remaining, &mut |b: Block| {
-                let name = (!b.name.is_empty()).then_some(b.name);
-                go_on = visit(Run {
-                    kind,
-                    name,
-                    data: &b.data,
-                });
-                go_on
-            })?;
-            if !go_on {
+    if uu::may_contain(s) {
+        for b in uu::Blocks::new(s) {
+            let body = &s[b.body];
+            let (out, r) = if b.base64 {
+                let (out, r) = spill::base64(body, remaining, spill)?;
+                (out, r.map(|_| ()))
+            } else {
+                let mut d = uu::Decoder::default();
+                spill::decode_pieces(body, remaining, spill, line_cut, |p, o, cap| {
+                    d.feed(p, o, cap)
+                })?
+            };
+            if !hand_over(out, "uuencode", Some(b.name), visit)? {
                 return Ok(());
             }
+            r?;
         }
+    }
+    if yenc::may_contain(s) {
+        for b in yenc::Blocks::new(s) {
+            let mut d = yenc::Decoder::default();
+            let (out, r) =
+                spill::decode_pieces(&s[b.body], remaining, spill, line_cut, |p, o, cap| {
+                    d.feed(p, o, cap)
+                })?;
+            if !hand_over(out, "yenc", Some(b.name), visit)? {
+                return Ok(());
+            }
+            r?;
+        }
+    }
+    if binhex::may_contain(s) && !binhex_blocks(s, remaining, spill, visit)? {
+        return Ok(());
     }
     if !data_uris(s, remaining, spill, visit)? {
         return Ok(());
@@ -95,20 +98,52 @@ fn in_slice(
     line_runs(s, remaining, spill, visit)
 }
 
+/// Each BinHex block twice: its data fork under the file's name, and the whole decoded
+/// stream (header and forks) under no name.
+fn binhex_blocks(
+    s: &[u8],
+    remaining: &Cell<usize>,
+    spill: &Spill,
+    visit: &mut dyn FnMut(Run) -> bool,
+) -> Result<bool, Stop> {
+    for (_, body) in binhex::blocks(s) {
+        let mut d = binhex::Decoder::default();
+        let cut = |p: &[u8]| p.len().min(binhex::PIECE);
+        let (mut out, r) = spill::decode_pieces(&s[body], remaining, spill, cut, |p, o, cap| {
+            d.feed(p, o, cap)
+        })?;
+        let held = out.to_bytes().map_err(Stop::Spill)?;
+        let go_on = held.watch(|stream| {
+            let (name, fork) = binhex::split_header(stream);
+            let name = (!name.is_empty()).then_some(name);
+            visit(Run {
+                kind: "binhex",
+                name,
+                data: fork,
+            }) && visit(Run {
+                kind: "binhex",
+                name: None,
+                data: stream,
+            })
+        });
+        if !go_on {
+            return Ok(false);
+        }
+        r?;
+    }
+    Ok(true)
+}
+
 /// Hands a decoded run to the visitor (through a watched mapping when it was spilled).
 fn hand_over(
     mut out: Spool,
     kind: &'static str,
+    name: Option<String>,
     visit: &mut dyn FnMut(Run) -> bool,
 ) -> Result<bool, Stop> {
     let held = out.to_bytes().map_err(Stop::Spill)?;
-    Ok(held.watch(|data| {
-        visit(Run {
-            kind,
-            name: None,
-            data,
-        })
-    }))
+    let name = name.filter(|n| !n.is_empty());
+    Ok(held.watch(|data| visit(Run { kind, name, data })))
 }
 
 /// `;base64,` followed by base64 (HTML data URIs, inline images a browser decodes).
@@ -127,7 +162,7 @@ fn data_uris(
             })
             .count();
         let (out, r) = spill::base64(&tail[..len], remaining, spill)?;
-        if !hand_over(out, "data-uri", visit)? {
+        if !hand_over(out, "data-uri", None, visit)? {
             return Ok(false);
         }
         r?;
@@ -256,7 +291,7 @@ fn emit(
     if matches!(res, Ok(false)) {
         return Ok(true);
     }
-    let go_on = hand_over(out, kind, visit)?;
+    let go_on = hand_over(out, kind, None, visit)?;
     res.map(|_| go_on)
 }
 
@@ -356,6 +391,68 @@ mod tests {
             assert_eq!(base64_line(&l), want, "{}", String::from_utf8_lossy(&l));
             assert_eq!(base64_line_reference(&l), want);
         }
+    }
+
+    /// uuencode, yEnc and BinHex blocks longer than a piece decode through the spill file
+    /// to exactly their data, under their names; BinHex also as its whole stream.
+    #[test]
+    fn large_blocks_decode_through_a_spill_file() {
+        use crate::message::decode::{binhex, uu, yenc};
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut m = b"text\r\nbegin 644 a.bin\r\n".to_vec();
+        m.extend(uu::tests::encode(&data));
+        m.extend_from_slice(b"`\r\nend\r\n=ybegin line=128 name=b.bin\r\n");
+        for line in data.chunks(128) {
+            m.extend(yenc::tests::encode(line));
+            m.extend_from_slice(b"\r\n");
+        }
+        m.extend_from_slice(b"=yend\r\n");
+        m.extend(binhex::tests::encode("c.bin", &data));
+        let mut got = Vec::new();
+        let budget = Cell::new(1 << 24);
+        let spill = Spill {
+            dir: std::env::temp_dir(),
+            mem_limit: 8,
+        };
+        find(&m, &[], &budget, &spill, &mut |r| {
+            got.push((r.kind, r.name, r.data.len(), r.data == &data[..]));
+            true
+        })
+        .unwrap();
+        let named = |kind, name: &str| {
+            got.iter()
+                .any(|g| g.0 == kind && g.1.as_deref() == Some(name) && g.3)
+        };
+        assert!(named("uuencode", "a.bin"), "{got:?}");
+        assert!(named("yenc", "b.bin"), "{got:?}");
+        assert!(named("binhex", "c.bin"), "{got:?}");
+        assert!(
+            got.iter()
+                .any(|g| g.0 == "binhex" && g.1.is_none() && g.2 > data.len()),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn binhex_run_length_output_is_bounded_by_the_budget() {
+        // 'A', then runs of 254 more: 3 text characters grow to 254 bytes.
+        let mut stream = vec![1, b'x', 0];
+        stream.extend_from_slice(b"TEXTttxt\0\0\x10\0\0\0\0\0\0\0\0\0A");
+        for _ in 0..20_000 {
+            stream.extend_from_slice(&[0x90, 0xff]);
+        }
+        let text = crate::message::decode::binhex::tests::text(&stream);
+        let budget = Cell::new(1 << 20);
+        let spill = Spill {
+            dir: std::env::temp_dir(),
+            mem_limit: 8,
+        };
+        let r = find(&text, &[], &budget, &spill, &mut |r| {
+            assert!(r.data.len() <= 1 << 20);
+            true
+        });
+        assert!(matches!(r, Err(Stop::Truncated)), "{r:?}");
+        assert_eq!(budget.get(), 0);
     }
 
     #[test]

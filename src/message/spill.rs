@@ -35,11 +35,11 @@ impl From<Truncated> for Stop {
 pub const PIECE: usize = 256 * 1024;
 
 /// Decodes `body` a piece at a time (`cut` says how much of a piece may be decoded
-/// alone). A body of at most `spill.mem_limit` bytes is decoded straight into the heap
-/// buffer it is handed over in (neither decoding makes more bytes than it reads); a
-/// larger one goes through a spool that keeps `mem_limit` bytes on the heap and the rest
-/// in a file. Returns the output and how decoding ended; only a failure to write the
-/// spill file is an error of its own.
+/// alone; the rest is decoded with what follows). The output stays in the heap buffer it is handed over in
+/// while it holds at most `spill.mem_limit` bytes; past that it goes through a spool that
+/// keeps the rest in a file, written after every piece, so the heap holds at most the
+/// threshold or one piece's output. Returns the output and how decoding ended; only a
+/// failure to write the spill file is an error of its own.
 pub fn decode_pieces(
     body: &[u8],
     remaining: &Cell<usize>,
@@ -47,23 +47,21 @@ pub fn decode_pieces(
     cut: impl Fn(&[u8]) -> usize,
     mut step: impl FnMut(&[u8], &mut Vec<u8>, usize) -> Result<(), Truncated>,
 ) -> Result<(Spool, Result<(), Stop>), Stop> {
-    let small = body.len() <= spill.mem_limit;
-    let mut spool = Spool::new(spill.mem_limit, &spill.dir);
-    let mut out = Vec::with_capacity(if small { body.len() } else { 0 });
+    let mut spool: Option<Spool> = None;
+    let mut out = Vec::with_capacity(body.len().min(spill.mem_limit));
     let mut ended = Ok(());
     let mut rest = body;
     while !rest.is_empty() {
         let piece = &rest[..rest.len().min(PIECE)];
-        let n = if piece.len() == rest.len() {
-            piece.len()
-        } else {
-            cut(piece)
-        };
+        let n = cut(piece).clamp(1, piece.len());
         let before = out.len();
         let r = step(&rest[..n], &mut out, before + remaining.get());
         remaining.set(remaining.get() - (out.len() - before));
-        if !small {
-            spool.write(&out).map_err(Stop::Spill)?;
+        if spool.is_none() && out.len() > spill.mem_limit {
+            spool = Some(Spool::new(spill.mem_limit, &spill.dir));
+        }
+        if let Some(s) = &mut spool {
+            s.write(&out).map_err(Stop::Spill)?;
             out.clear();
         }
         if r.is_err() {
@@ -72,9 +70,7 @@ pub fn decode_pieces(
         }
         rest = &rest[n..];
     }
-    if small {
-        spool = Spool::holding(out, spill.mem_limit, &spill.dir);
-    }
+    let spool = spool.unwrap_or_else(|| Spool::holding(out, spill.mem_limit, &spill.dir));
     Ok((spool, ended))
 }
 

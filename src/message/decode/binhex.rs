@@ -1,8 +1,7 @@
 //! BinHex 4.0 (`(This file must be converted with BinHex 4.0)` then `:...:`): the 6-bit
 //! text, the run-length expansion, and the file header that names the data fork.
 use super::{Truncated, push_capped};
-use crate::message::decode::uu::Block;
-use std::cell::Cell;
+use std::ops::Range;
 
 const ALPHABET: &[u8; 64] = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
 const MARKER: &[u8] = b"(This file must be converted with BinHex";
@@ -22,84 +21,75 @@ pub fn may_contain(data: &[u8]) -> bool {
     memchr::memmem::find(data, MARKER).is_some()
 }
 
-/// Decodes every BinHex block: the block's data fork under the file's name, and the
-/// whole decoded stream (forks and header) under no name as a second reading.
-pub fn decode_all(
-    data: &[u8],
-    remaining: &Cell<usize>,
-    visit: &mut dyn FnMut(Block) -> bool,
-) -> Result<(), Truncated> {
-    for start in memchr::memmem::find_iter(data, MARKER) {
-        let Some(colon) = memchr::memchr(b':', &data[start + MARKER.len()..]) else {
-            break;
-        };
-        let body = &data[start + MARKER.len() + colon + 1..];
-        let end = memchr::memchr(b':', body).unwrap_or(body.len());
-        let mut stream = Vec::new();
-        let r = expand(&body[..end], &mut stream, remaining.get());
-        remaining.set(remaining.get() - stream.len());
-        let (name, fork) = split_header(&stream);
-        let fork = fork.to_vec();
-        remaining.set(remaining.get().saturating_sub(fork.len()));
-        if !visit(Block {
-            name,
-            data: fork,
-            start,
-        }) {
-            return r;
-        }
-        if !visit(Block {
-            name: String::new(),
-            data: stream,
-            start,
-        }) {
-            return r;
-        }
-        r?;
-    }
-    Ok(())
+/// Every BinHex block in `data`: where its marker starts, and the encoded text between
+/// the first `:` after it and the next.
+pub fn blocks(data: &[u8]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
+    memchr::memmem::find_iter(data, MARKER).map_while(move |start| {
+        let colon = memchr::memchr(b':', &data[start + MARKER.len()..])?;
+        let from = start + MARKER.len() + colon + 1;
+        let end = memchr::memchr(b':', &data[from..]).map_or(data.len(), |e| from + e);
+        Some((start, from..end))
+    })
 }
 
-/// 6-bit characters to bytes, then the 0x90 run-length code.
-fn expand(text: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), Truncated> {
-    let (mut acc, mut bits) = (0u32, 0u32);
-    let mut last = 0u8;
-    let mut run_next = false;
-    for &c in text {
-        let v = TABLE[c as usize];
-        if v == INVALID {
-            continue;
-        }
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits < 8 {
-            continue;
-        }
-        bits -= 8;
-        let b = (acc >> bits) as u8;
-        acc &= (1 << bits) - 1;
-        if run_next {
-            run_next = false;
-            if b == 0 {
-                push_capped(out, &[0x90], cap)?;
-                last = 0x90;
-            } else {
-                for _ in 1..b {
-                    push_capped(out, &[last], cap)?;
-                }
+/// Text characters decoded per piece: the run-length code can make a piece's output up
+/// to 96 times its size, so pieces stay small (see `message::spill`).
+pub const PIECE: usize = 4096;
+
+/// 6-bit characters to bytes, then the 0x90 run-length code, fed in pieces cut anywhere.
+/// The output is the whole decoded stream: the file header, then the forks (see
+/// [`split_header`]).
+#[derive(Debug, Default)]
+pub struct Decoder {
+    acc: u32,
+    bits: u32,
+    last: u8,
+    run_next: bool,
+}
+
+impl Decoder {
+    pub fn feed(&mut self, text: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), Truncated> {
+        for &c in text {
+            let v = TABLE[c as usize];
+            if v == INVALID {
+                continue;
             }
+            self.acc = (self.acc << 6) | v as u32;
+            self.bits += 6;
+            if self.bits < 8 {
+                continue;
+            }
+            self.bits -= 8;
+            let b = (self.acc >> self.bits) as u8;
+            self.acc &= (1 << self.bits) - 1;
+            self.byte(b, out, cap)?;
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self, b: u8, out: &mut Vec<u8>, cap: usize) -> Result<(), Truncated> {
+        if self.run_next {
+            self.run_next = false;
+            if b == 0 {
+                self.last = 0x90;
+                return push_capped(out, &[0x90], cap);
+            }
+            for _ in 1..b {
+                push_capped(out, &[self.last], cap)?;
+            }
+            Ok(())
         } else if b == 0x90 {
-            run_next = true;
+            self.run_next = true;
+            Ok(())
         } else {
-            push_capped(out, &[b], cap)?;
-            last = b;
+            self.last = b;
+            push_capped(out, &[b], cap)
         }
     }
-    Ok(())
 }
 
 /// The file name and the data fork, as far as the stream holds them.
-fn split_header(s: &[u8]) -> (String, &[u8]) {
+pub fn split_header(s: &[u8]) -> (String, &[u8]) {
     let Some(&n) = s.first() else {
         return (String::new(), s);
     };
@@ -136,10 +126,15 @@ pub(crate) mod tests {
             }
         }
         s.extend_from_slice(&[0, 0, 0, 0]);
+        text(&s)
+    }
+
+    /// A decoded stream (run-length coded already) as BinHex text with its marker.
+    pub fn text(s: &[u8]) -> Vec<u8> {
         let mut text = b"(This file must be converted with BinHex 4.0)\r\n\r\n:".to_vec();
         let (mut acc, mut bits) = (0u32, 0u32);
         let mut col = 1;
-        for &b in &s {
+        for &b in s {
             acc = (acc << 8) | b as u32;
             bits += 8;
             while bits >= 6 {
@@ -163,15 +158,29 @@ pub(crate) mod tests {
     fn round_trip_with_a_run_marker_byte() {
         let payload = b"data with \x90 marker and more data";
         let text = encode("Setup.exe", payload);
-        let mut got = Vec::new();
-        let budget = Cell::new(1 << 20);
-        decode_all(&text, &budget, &mut |b| {
-            got.push(b);
-            true
-        })
-        .unwrap();
-        assert_eq!(got[0].name, "Setup.exe");
-        assert_eq!(got[0].data, payload);
+        let got: Vec<Vec<u8>> = blocks(&text)
+            .map(|(_, body)| {
+                let mut out = Vec::new();
+                Decoder::default()
+                    .feed(&text[body], &mut out, 1 << 20)
+                    .unwrap();
+                out
+            })
+            .collect();
+        assert_eq!(got.len(), 1);
+        let (name, fork) = split_header(&got[0]);
+        assert_eq!(name, "Setup.exe");
+        assert_eq!(fork, payload);
+        // Cut anywhere, the stream decodes the same.
+        let body = blocks(&text).next().unwrap().1;
+        for size in 1..20 {
+            let mut d = Decoder::default();
+            let mut out = Vec::new();
+            for p in text[body.clone()].chunks(size) {
+                d.feed(p, &mut out, 1 << 20).unwrap();
+            }
+            assert_eq!(out, got[0], "pieces of {size}");
+        }
     }
 
     #[test]
@@ -189,7 +198,7 @@ pub(crate) mod tests {
                 text.push(ALPHABET[((acc >> bits) & 63) as usize]);
             }
         }
-        expand(&text, &mut out, 100).unwrap();
+        Decoder::default().feed(&text, &mut out, 100).unwrap();
         assert_eq!(out, b"AAAA");
     }
 }

@@ -36,17 +36,54 @@ pub(crate) fn push_capped(out: &mut Vec<u8>, bytes: &[u8], cap: usize) -> Result
     Ok(())
 }
 
+/// The line of `data` that starts at `pos`: its start, the line without its end (LF or
+/// CRLF), and where the next line starts.
+pub(crate) fn line_at(data: &[u8], pos: usize) -> Option<(usize, &[u8], usize)> {
+    if pos >= data.len() {
+        return None;
+    }
+    let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |e| pos + e);
+    let line = &data[pos..end];
+    Some((pos, line.strip_suffix(b"\r").unwrap_or(line), end + 1))
+}
+
 /// Lines of `data` with their start offsets, without the line end (LF or CRLF).
 pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let mut pos = 0usize;
     std::iter::from_fn(move || {
-        if pos >= data.len() {
-            return None;
-        }
-        let start = pos;
-        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |e| pos + e);
-        pos = end + 1;
-        let line = &data[start..end];
-        Some((start, line.strip_suffix(b"\r").unwrap_or(line)))
+        let (start, line, next) = line_at(data, pos)?;
+        pos = next;
+        Some((start, line))
     })
+}
+
+/// How much of a piece of a line-based body decodes alone: up to its last line end (a
+/// line is split between pieces only when it is longer than a piece).
+pub fn line_cut(piece: &[u8]) -> usize {
+    memchr::memrchr(b'\n', piece).map_or(piece.len(), |nl| nl + 1)
+}
+
+/// A line-based body fed a piece at a time: hands each line (or part of a line) to a
+/// decoder with whether it goes on from the previous piece, so a decoder reads exactly
+/// the lines it would read in one go.
+#[derive(Debug, Default)]
+pub(crate) struct LineFeed {
+    mid_line: bool,
+}
+
+impl LineFeed {
+    pub(crate) fn each(
+        &mut self,
+        piece: &[u8],
+        mut line: impl FnMut(&[u8], bool, bool) -> Result<(), Truncated>,
+    ) -> Result<(), Truncated> {
+        let mut pos = 0;
+        while let Some((_, l, next)) = line_at(piece, pos) {
+            let ends = next <= piece.len();
+            line(l, self.mid_line, ends)?;
+            self.mid_line = !ends;
+            pos = next;
+        }
+        Ok(())
+    }
 }

@@ -1,56 +1,86 @@
-//! yEnc blocks (`=ybegin ... name=...` to `=yend`), wherever they start a line.
-use super::{Truncated, lines, push_capped};
-use crate::message::decode::uu::Block;
-use std::cell::Cell;
+//! yEnc blocks (`=ybegin ... name=...` to `=yend`), wherever they start a line:
+//! [`Blocks`] finds them, [`Decoder`] decodes a body a piece at a time.
+use super::{LineFeed, Truncated, line_at, push_capped};
+use crate::message::decode::uu::Found;
 
 pub fn may_contain(data: &[u8]) -> bool {
     memchr::memmem::find(data, b"=ybegin").is_some()
 }
 
-/// Decodes every block; `remaining` is the output budget shared by all of them.
-pub fn decode_all(
-    data: &[u8],
-    remaining: &Cell<usize>,
-    visit: &mut dyn FnMut(Block) -> bool,
-) -> Result<(), Truncated> {
-    let mut iter = lines(data).peekable();
-    while let Some((start, line)) = iter.next() {
-        let Some(params) = line.trim_ascii_start().strip_prefix(b"=ybegin") else {
-            continue;
-        };
-        let name = memchr::memmem::find(params, b"name=")
-            .map(|p| String::from_utf8_lossy(params[p + 5..].trim_ascii()).into_owned())
-            .unwrap_or_default();
-        let mut out = Vec::new();
-        let cap = remaining.get();
-        let mut r = Ok(());
-        let mut escape = false;
-        while let Some((_, l)) = iter.peek() {
-            if l.starts_with(b"=yend") || l.starts_with(b"=ybegin") {
-                break;
-            }
-            let l = *l;
-            iter.next();
-            if l.starts_with(b"=ypart") {
-                continue;
-            }
-            r = decode_line(l, &mut escape, &mut out, cap);
-            if r.is_err() {
-                break;
-            }
-        }
-        remaining.set(remaining.get() - out.len());
-        let go_on = visit(Block {
-            name,
-            data: out,
-            start,
-        });
-        r?;
-        if !go_on {
-            break;
-        }
+/// Every block in `data`, in order (`Found::base64` is always false).
+pub struct Blocks<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Blocks<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Blocks { data, pos: 0 }
     }
-    Ok(())
+}
+
+impl Iterator for Blocks<'_> {
+    type Item = Found;
+
+    fn next(&mut self) -> Option<Found> {
+        while let Some((start, line, next)) = line_at(self.data, self.pos) {
+            self.pos = next;
+            let Some(params) = line.trim_ascii_start().strip_prefix(b"=ybegin") else {
+                continue;
+            };
+            let name = memchr::memmem::find(params, b"name=")
+                .map(|p| String::from_utf8_lossy(params[p + 5..].trim_ascii()).into_owned())
+                .unwrap_or_default();
+            let from = self.pos.min(self.data.len());
+            let mut to = self.data.len();
+            let mut pos = from;
+            while let Some((at, l, next)) = line_at(self.data, pos) {
+                if l.starts_with(b"=yend") || l.starts_with(b"=ybegin") {
+                    to = at;
+                    break;
+                }
+                pos = next;
+            }
+            self.pos = to;
+            return Some(Found {
+                name,
+                start,
+                body: from..to,
+                base64: false,
+            });
+        }
+        None
+    }
+}
+
+/// Decodes a body (as [`Blocks`] delimits it: `=ypart` lines are read over) fed in
+/// pieces cut after a line end where possible (`decode::line_cut`).
+#[derive(Debug, Default)]
+pub struct Decoder {
+    lines: LineFeed,
+    escape: bool,
+    /// Inside a `=ypart` line that goes on in the next piece.
+    skipping: bool,
+}
+
+impl Decoder {
+    pub fn feed(&mut self, piece: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), Truncated> {
+        let (escape, skipping) = (&mut self.escape, &mut self.skipping);
+        self.lines.each(piece, |l, goes_on, ends| {
+            if !goes_on {
+                *skipping = l.starts_with(b"=ypart");
+            }
+            let r = if *skipping {
+                Ok(())
+            } else {
+                decode_line(l, escape, out, cap)
+            };
+            if ends {
+                *escape = false;
+            }
+            r
+        })
+    }
 }
 
 fn decode_line(
@@ -80,12 +110,11 @@ fn decode_line(
             n = 0;
         }
     }
-    *escape = false;
     push_capped(out, &buf[..n], cap)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn encode(data: &[u8]) -> Vec<u8> {
@@ -108,15 +137,36 @@ mod tests {
         let mut msg = b"text\r\n=ybegin line=128 size=17 name=my file.exe\r\n".to_vec();
         msg.extend_from_slice(&encode(payload));
         msg.extend_from_slice(b"\r\n=yend size=17\r\n");
-        let mut got = Vec::new();
-        let budget = Cell::new(1 << 20);
-        decode_all(&msg, &budget, &mut |b| {
-            got.push(b);
-            true
-        })
-        .unwrap();
+        let got: Vec<(Found, Vec<u8>)> = Blocks::new(&msg)
+            .map(|b| {
+                let mut out = Vec::new();
+                Decoder::default()
+                    .feed(&msg[b.body.clone()], &mut out, 1 << 20)
+                    .unwrap();
+                (b, out)
+            })
+            .collect();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].name, "my file.exe");
-        assert_eq!(got[0].data, payload);
+        assert_eq!(got[0].0.name, "my file.exe");
+        assert_eq!(got[0].1, payload);
+    }
+
+    #[test]
+    fn part_lines_are_read_over_and_escapes_end_with_their_line() {
+        let mut out = Vec::new();
+        let mut d = Decoder::default();
+        d.feed(b"=ypart begin=1 end=2\r\nkl=\r\nm\r\n", &mut out, 100)
+            .unwrap();
+        // "=" at a line end escapes nothing: the next line starts afresh.
+        assert_eq!(out, b"ABC");
+    }
+
+    #[test]
+    fn a_long_part_line_split_between_pieces_is_read_over_whole() {
+        let mut out = Vec::new();
+        let mut d = Decoder::default();
+        d.feed(b"=ypart begin=1 end=2 ", &mut out, 100).unwrap();
+        d.feed(b"kkkk\r\nk\r\n", &mut out, 100).unwrap();
+        assert_eq!(out, b"A");
     }
 }

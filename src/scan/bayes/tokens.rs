@@ -47,6 +47,10 @@ pub struct Tokens {
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Words longer than this become a "sk:" token of their first characters (as SpamAssassin).
 const MAX_WORD_CHARS: usize = 20;
+/// Bytes of one text part that are read for tokens, as SpamAssassin's
+/// `body_part_scan_size`: what decides a message is in its first pages, and a long part
+/// costs no more memory or time than this.
+pub const MAX_PART_TEXT: usize = 50_000;
 /// Received headers read, from the top (the hops nearest the reader).
 const MAX_RECEIVED: usize = 4;
 
@@ -191,13 +195,13 @@ pub fn tokenize(raw: &[u8], limits: Limits, cap: usize) -> Tokens {
     let head = &raw[..raw.len().min(MAX_HEAD_BYTES)];
     let (body_at, ctype) = headers(&mut t, head);
     if mime::is_plain_single_part(raw) {
-        let body = String::from_utf8_lossy(&raw[body_at.unwrap_or(raw.len()).min(raw.len())..]);
-        text(&mut t, &ctype, &body);
+        let body = &raw[body_at.unwrap_or(raw.len()).min(raw.len())..];
+        text(&mut t, &ctype, &String::from_utf8_lossy(first(body)));
         return t;
     }
     let mut visit = |p: &PartView| {
         if p.content_type.starts_with("text/") {
-            text(&mut t, p.content_type, &String::from_utf8_lossy(p.data));
+            text(&mut t, p.content_type, &String::from_utf8_lossy(first(p.data)));
         } else {
             t.push("A:", &[p.content_type]);
             if let Some(ext) = p.name.and_then(|n| n.rsplit_once('.')).map(|x| x.1) {
@@ -212,6 +216,11 @@ pub fn tokenize(raw: &[u8], limits: Limits, cap: usize) -> Tokens {
         t.push("MIME:", &["ambiguous"]);
     }
     t
+}
+
+/// The part of a text body that is read for tokens.
+fn first(body: &[u8]) -> &[u8] {
+    &body[..body.len().min(MAX_PART_TEXT)]
 }
 
 fn text(t: &mut Tokens, content_type: &str, s: &str) {
@@ -375,5 +384,27 @@ mod tests {
             100,
         );
         assert!(got.contains(&"sk:supercal".to_string()), "{got:?}");
+    }
+
+    /// A text part is read for its first `MAX_PART_TEXT` bytes, in a plain message and in
+    /// a MIME part alike: a huge part costs no more than that.
+    #[test]
+    fn only_the_first_part_of_a_long_text_is_read() {
+        let body = |head: &str| {
+            let mut b = head.as_bytes().to_vec();
+            b.extend_from_slice(b"nearword");
+            b.resize(b.len() + MAX_PART_TEXT, b' ');
+            b.extend_from_slice(b" farword\r\n");
+            b
+        };
+        let plain = body("Subject: a\r\n\r\n");
+        let mut mime = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n".to_vec();
+        mime.extend(body("Content-Type: text/plain\r\n\r\n"));
+        mime.extend_from_slice(b"--b--\r\n");
+        for raw in [plain, mime] {
+            let got = texts(&raw, 1000);
+            assert!(got.contains(&"nearword".to_string()), "{got:?}");
+            assert!(!got.contains(&"farword".to_string()), "{got:?}");
+        }
     }
 }
