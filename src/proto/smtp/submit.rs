@@ -173,6 +173,8 @@ impl Smtp {
             abuse.record(RateWhat::Messages, 1, &self.actor(), now);
             abuse.record(RateWhat::Bytes, size, &self.actor(), now);
         }
+        // The client is answered first: the log line and the counters are not its wait.
+        let replied = self.reply_client(&final_reply).await;
         let Accepted {
             envelope,
             verdict,
@@ -197,7 +199,7 @@ impl Smtp {
             size,
             Some(judged.elapsed),
         );
-        self.reply_client(&final_reply).await
+        replied
     }
 
     /// Reads the message up to the end-of-data line into the hold.

@@ -201,7 +201,11 @@ pub fn tokenize(raw: &[u8], limits: Limits, cap: usize) -> Tokens {
     }
     let mut visit = |p: &PartView| {
         if p.content_type.starts_with("text/") {
-            text(&mut t, p.content_type, &String::from_utf8_lossy(first(p.data)));
+            text(
+                &mut t,
+                p.content_type,
+                &String::from_utf8_lossy(first(p.data)),
+            );
         } else {
             t.push("A:", &[p.content_type]);
             if let Some(ext) = p.name.and_then(|n| n.rsplit_once('.')).map(|x| x.1) {

@@ -229,3 +229,32 @@ fn encrypted_zip_is_unscannable() {
         Verdict::Unscannable { .. }
     ));
 }
+
+/// A large message has its raw patterns matched on a second thread beside the readings:
+/// the verdicts are those of one thread (a virus found raw or by a reading, spam, clean).
+#[test]
+fn large_messages_judged_with_the_raw_patterns_beside_the_readings() {
+    use inspect::PARALLEL_RAW_BYTES;
+    let e = engine();
+    let mut text = b"From: a@example.test\r\nSubject: big\r\n\r\n".to_vec();
+    while text.len() < PARALLEL_RAW_BYTES + 1000 {
+        text.extend_from_slice(b"the quick brown fox jumps over the lazy dog 0123456789\r\n");
+    }
+    assert_eq!(e.scan(&text), Verdict::Clean);
+    let mut raw = text.clone();
+    raw.extend_from_slice(signatures::EICAR);
+    assert!(matches!(e.scan(&raw), Verdict::Infected { .. }));
+    let mut spam = text.clone();
+    spam.extend_from_slice(signatures::GTUBE);
+    assert!(matches!(e.scan(&spam), Verdict::Spam { .. }));
+    // Only a reading finds this one: EICAR in a base64 run.
+    let mut run = text.clone();
+    run.extend_from_slice(b64(signatures::EICAR).as_bytes());
+    run.extend_from_slice(b"\r\n");
+    assert!(matches!(e.scan(&run), Verdict::Infected { .. }));
+    // Spam raw and a virus in a reading: the virus decides.
+    spam.extend_from_slice(b"\r\n");
+    spam.extend_from_slice(b64(signatures::EICAR).as_bytes());
+    spam.extend_from_slice(b"\r\n");
+    assert!(matches!(e.scan(&spam), Verdict::Infected { .. }));
+}
