@@ -107,7 +107,7 @@ impl FileMap {
 }
 
 /// How often the pager gives back the pages of the mappings being scanned.
-pub const PAGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
+pub const PAGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
 struct Pager {
     /// Address and length of every mapping inside a `FileMap::watch` call.
