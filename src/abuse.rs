@@ -5,9 +5,8 @@
 //!
 //! Counters live behind the `Counters` trait; `MemoryCounters` keeps them in this process.
 //! A store shared by several gateways can implement the same trait.
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -23,81 +22,6 @@ pub trait Counters: Send + Sync {
     fn clear(&self, key: &str);
     /// The longest window in use changed (a reload).
     fn set_horizon(&self, _horizon: Duration) {}
-}
-
-/// In-process counters. Each key keeps its events for at most `horizon` (the longest
-/// window in use), and at most `max_keys` keys are tracked: the least recently used go.
-/// Per key: when it was last used, and its events (time, amount) oldest first.
-type Events = HashMap<String, (Instant, VecDeque<(Instant, u64)>)>;
-
-pub struct MemoryCounters {
-    inner: Mutex<Events>,
-    /// Seconds.
-    horizon: AtomicU64,
-    max_keys: usize,
-    max_events: usize,
-}
-
-impl MemoryCounters {
-    pub fn new(horizon: Duration, max_keys: usize) -> Self {
-        MemoryCounters {
-            inner: Mutex::new(HashMap::new()),
-            horizon: AtomicU64::new(horizon.as_secs()),
-            max_keys,
-            max_events: 100_000,
-        }
-    }
-}
-
-impl Counters for MemoryCounters {
-    fn total(&self, key: &str, window: Duration, now: Instant) -> u64 {
-        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(key)
-            .map(|(_, ev)| {
-                ev.iter()
-                    .filter(|(t, _)| now.saturating_duration_since(*t) < window)
-                    .map(|(_, n)| n)
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    fn add(&self, key: &str, amount: u64, now: Instant) {
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if !m.contains_key(key)
-            && m.len() >= self.max_keys
-            && let Some(oldest) = m
-                .iter()
-                .min_by_key(|(_, (used, _))| *used)
-                .map(|(k, _)| k.clone())
-        {
-            m.remove(&oldest);
-        }
-        let horizon = Duration::from_secs(self.horizon.load(Ordering::Relaxed));
-        let (used, ev) = m
-            .entry(key.to_string())
-            .or_insert_with(|| (now, VecDeque::new()));
-        *used = now;
-        while ev
-            .front()
-            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= horizon)
-            || ev.len() >= self.max_events
-        {
-            ev.pop_front();
-        }
-        ev.push_back((now, amount));
-    }
-
-    fn set_horizon(&self, horizon: Duration) {
-        self.horizon.store(horizon.as_secs(), Ordering::Relaxed);
-    }
-
-    fn clear(&self, key: &str) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-    }
 }
 
 /// Who is acting: the client address always, the user once known.
@@ -402,5 +326,7 @@ impl Abuse {
 }
 
 mod alert;
+mod memory;
+pub use memory::MemoryCounters;
 #[cfg(test)]
 mod tests;
