@@ -77,7 +77,7 @@ fn in_slice(
         }
     }
     if yenc::may_contain(s) {
-        for b in yenc::Blocks::new(s) {
+        for b in yenc::blocks(s) {
             let mut d = yenc::Decoder::default();
             let (out, r) =
                 spill::decode_pieces(&s[b.body], remaining, spill, line_cut, |p, o, cap| {

@@ -1,5 +1,5 @@
 //! yEnc blocks (`=ybegin ... name=...` to `=yend`), wherever they start a line:
-//! [`Blocks`] finds them, [`Decoder`] decodes a body a piece at a time.
+//! [`blocks`] finds them, [`Decoder`] decodes a body a piece at a time.
 use super::{LineFeed, Truncated, line_at, push_capped};
 use crate::message::decode::uu::Found;
 
@@ -8,40 +8,27 @@ pub fn may_contain(data: &[u8]) -> bool {
 }
 
 /// Every block in `data`, in order (`Found::base64` is always false).
-pub struct Blocks<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Blocks<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
-        Blocks { data, pos: 0 }
-    }
-}
-
-impl Iterator for Blocks<'_> {
-    type Item = Found;
-
-    fn next(&mut self) -> Option<Found> {
-        while let Some((start, line, next)) = line_at(self.data, self.pos) {
-            self.pos = next;
+pub fn blocks(data: &[u8]) -> impl Iterator<Item = Found> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while let Some((start, line, next)) = line_at(data, pos) {
+            pos = next;
             let Some(params) = line.trim_ascii_start().strip_prefix(b"=ybegin") else {
                 continue;
             };
             let name = memchr::memmem::find(params, b"name=")
                 .map(|p| String::from_utf8_lossy(params[p + 5..].trim_ascii()).into_owned())
                 .unwrap_or_default();
-            let from = self.pos.min(self.data.len());
-            let mut to = self.data.len();
-            let mut pos = from;
-            while let Some((at, l, next)) = line_at(self.data, pos) {
+            let from = pos.min(data.len());
+            let mut to = data.len();
+            while let Some((at, l, next)) = line_at(data, pos) {
                 if l.starts_with(b"=yend") || l.starts_with(b"=ybegin") {
                     to = at;
                     break;
                 }
                 pos = next;
             }
-            self.pos = to;
+            pos = to;
             return Some(Found {
                 name,
                 start,
@@ -50,10 +37,10 @@ impl Iterator for Blocks<'_> {
             });
         }
         None
-    }
+    })
 }
 
-/// Decodes a body (as [`Blocks`] delimits it: `=ypart` lines are read over) fed in
+/// Decodes a body (as [`blocks`] delimits it: `=ypart` lines are read over) fed in
 /// pieces cut after a line end where possible (`decode::line_cut`).
 #[derive(Debug, Default)]
 pub struct Decoder {
@@ -137,7 +124,7 @@ pub(crate) mod tests {
         let mut msg = b"text\r\n=ybegin line=128 size=17 name=my file.exe\r\n".to_vec();
         msg.extend_from_slice(&encode(payload));
         msg.extend_from_slice(b"\r\n=yend size=17\r\n");
-        let got: Vec<(Found, Vec<u8>)> = Blocks::new(&msg)
+        let got: Vec<(Found, Vec<u8>)> = blocks(&msg)
             .map(|b| {
                 let mut out = Vec::new();
                 Decoder::default()
