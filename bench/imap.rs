@@ -103,7 +103,8 @@ pub fn cases(b: &mut Bench) {
     range_case(b, &mut f, &range, true);
     chunked_case(b, &mut f);
     shape(&f.t, false);
-    idle_memory_case(b, &mut f);
+    idle_memory_case(b, &mut f, false);
+    idle_memory_case(b, &mut f, true);
 }
 
 /// The topology with portcullis, restarted whenever a run must find nothing remembered.
@@ -266,11 +267,22 @@ fn chunked_case(b: &mut Bench, f: &mut Fresh) {
 /// 2,000 IMAP sessions logged in with INBOX selected, one in four in IDLE, held open
 /// through a freshly started portcullis after one session: the resident set's rise per
 /// session.
-fn idle_memory_case(b: &mut Bench, f: &mut Fresh) {
+/// Memory per idle session; `fetched`: each session has read one 20 KB message first
+/// (what a client does before it waits), so what a session keeps after carrying a
+/// message counts too.
+fn idle_memory_case(b: &mut Bench, f: &mut Fresh, fetched: bool) {
     f.direct();
     let pid = f.proxied();
     f.t.python_client(SERVER_V4, &format!("{PRELUDE}\nlogin('bob').logout()\n"));
     std::thread::sleep(Duration::from_millis(500));
+    let (user, fetch) = if fetched {
+        (
+            "alice",
+            format!("cmd(s, r, b'd', b'UID FETCH %d BODY.PEEK[]' % (i % {MESSAGES} + 1))"),
+        )
+    } else {
+        ("bob", String::new())
+    };
     let opener = format!(
         r#"import socket, time
 def cmd(s, r, tag, line):
@@ -286,8 +298,9 @@ for i in range({IDLE_SESSIONS}):
     s = socket.create_connection(({SERVER_V4:?}, 143), timeout=60)
     r = s.makefile('rb')
     assert r.readline().startswith(b'* OK')
-    cmd(s, r, b'a', b'LOGIN bob bobpw')
+    cmd(s, r, b'a', b'LOGIN {user} {user}pw')
     cmd(s, r, b'b', b'SELECT INBOX')
+    {fetch}
     if i % {IDLE_EVERY} == 0:
         s.sendall(b'c IDLE\r\n')
         l = r.readline()
@@ -295,10 +308,20 @@ for i in range({IDLE_SESSIONS}):
     held.append((s, r))
 "#
     );
-    let per_session = idle_rss_per_session(&f.t, pid, "imap-idle", &opener, IDLE_SESSIONS);
+    let name = if fetched {
+        "imap-idle-fetched"
+    } else {
+        "imap-idle"
+    };
+    let per_session = idle_rss_per_session(&f.t, pid, name, &opener, IDLE_SESSIONS);
+    let what = if fetched {
+        ", each after fetching a 20 KB message"
+    } else {
+        ""
+    };
     b.rows.push(Row {
         case: format!(
-            "{IDLE_SESSIONS} idle IMAP sessions (logged in, INBOX selected, 1 in {IDLE_EVERY} in IDLE): proxy memory per session"
+            "{IDLE_SESSIONS} idle IMAP sessions (logged in, INBOX selected, 1 in {IDLE_EVERY} in IDLE{what}): proxy memory per session"
         ),
         unit: "KiB",
         better: "lower",

@@ -194,9 +194,11 @@ impl Imap {
         if !self.forward(parts, Some(tag)).await? {
             return Ok(());
         }
-        let mut scratch = std::mem::take(&mut self.core.scratch);
+        // The send buffers are not kept: an IMAP session lives for hours and appends
+        // rarely, so it should not hold a message's worth of buffers while it waits.
+        let mut scratch = deliver::Scratch::default();
         let server = &mut self.core.server;
-        let r = deliver::send_message(
+        deliver::send_message(
             server,
             &mut scratch,
             &new_head,
@@ -204,9 +206,7 @@ impl Imap {
             body_offset,
             Framing::Raw,
         )
-        .await;
-        self.core.scratch = scratch;
-        r?;
+        .await?;
         self.send_server(&tail).await
     }
 }

@@ -256,6 +256,16 @@ impl Imap {
 
     /// Waits for bytes from either side (the client only when its commands may go on).
     async fn input(&mut self) -> Result<Input, ProxyError> {
+        // A direction whose last read did not fill its buffer is quiet: its buffers are
+        // given back, so a session waiting between messages (or in IDLE) stays small.
+        if !self.sbuf.streaming() {
+            self.sbuf.release();
+            self.sfr.release();
+        }
+        if !self.cbuf.streaming() {
+            self.cbuf.release();
+            self.cfr.release();
+        }
         let client_open = !self.client_waits() && !self.cfr.awaiting_continuation();
         let owed = self.server_owes();
         let idle = self.pending.is_empty();

@@ -54,7 +54,7 @@ impl Ev {
 
 /// A read buffer that stays small while the session is quiet.
 #[derive(Debug, Default)]
-pub(super) struct ReadBuf(pub(super) Vec<u8>);
+pub(super) struct ReadBuf(pub(super) Vec<u8>, bool);
 
 impl ReadBuf {
     pub(super) fn get(&mut self) -> &mut [u8] {
@@ -67,10 +67,21 @@ impl ReadBuf {
     /// After a read of `n` bytes: grow when it filled the buffer, shrink when small.
     pub(super) fn adapt(&mut self, n: usize) {
         let cap = crate::session::deliver::CHUNK;
-        if n == self.0.len() && n < cap {
+        self.1 = n == self.0.len();
+        if self.1 && n < cap {
             self.0 = vec![0; cap];
         } else if n < SMALL_READ && self.0.len() > SMALL_READ {
             self.0 = vec![0; SMALL_READ];
         }
+    }
+
+    /// Whether the last read found more than the buffer held: more is likely waiting.
+    pub(super) fn streaming(&self) -> bool {
+        self.1
+    }
+
+    /// The session waits: the buffer goes; the next read gets a small one.
+    pub(super) fn release(&mut self) {
+        self.0 = Vec::new();
     }
 }

@@ -105,6 +105,26 @@ impl Framer {
         self.input.extend_from_slice(data);
     }
 
+    /// Gives back the buffers' memory when nothing is held in them, for a session about
+    /// to wait: after a large response they would otherwise keep its size for as long as
+    /// the session lives.
+    /// Between two messages with nothing fed, the Fragmentizer holds no bytes either and a
+    /// fresh one reads on the same (its queue keeps the capacity of the largest step).
+    pub fn release(&mut self) {
+        let drained = self.at == self.input.len();
+        if drained {
+            self.input = Vec::new();
+            self.at = 0;
+        }
+        if self.fed.is_empty() {
+            self.fed = Vec::new();
+            if drained && self.first && matches!(self.phase, Phase::Line) {
+                self.frag = Fragmentizer::new(0);
+            }
+        }
+        self.out = Vec::new();
+    }
+
     /// Whether the framer waits for the driver to accept or refuse a synchronising literal.
     pub fn awaiting_continuation(&self) -> bool {
         matches!(self.phase, Phase::Paused { .. })

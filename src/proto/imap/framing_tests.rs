@@ -115,6 +115,9 @@ fn run_parts(sender: Sender, limits: FrameLimits, parts: &[&[u8]], accept: bool)
             let bound = limits.max_line.max(limits.inline_literal) + FEED_STEP;
             assert!(f.fed.len() <= bound, "held {} > {bound}", f.fed.len());
         }
+        // The driver gives the buffers back before it waits for more: every split of
+        // every transcript reads the same with that in between.
+        f.release();
     }
     // Input that ends inside a literal or an overlong line (a connection cut there) leaves
     // a piece: it must be the same however the input was split.
