@@ -17,6 +17,8 @@ const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 /// "\0alice\0secret"
 const ALICE: &str = "AGFsaWNlAHNlY3JldA==";
+/// AUTH PLAIN for alice with a password the fake server refuses ("\0alice\0wrong").
+const WRONG: &str = "AGFsaWNlAHdyb25n";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -59,6 +61,7 @@ async fn smtp_session(s: TcpStream, log: Arc<Mutex<SmtpLog>>) {
         let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
             "EHLO" => b"250-fake\r\n250-AUTH PLAIN\r\n250 SIZE 1000000\r\n",
+            "AUTH" if line.contains(WRONG) => b"535 5.7.8 authentication failed\r\n",
             "AUTH" => b"235 2.7.0 ok\r\n",
             "DATA" => {
                 let _ = s.get_mut().write_all(b"354 go\r\n").await;

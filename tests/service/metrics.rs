@@ -140,3 +140,49 @@ async fn a_server_that_cannot_be_reached_is_counted() {
         "{got}"
     );
 }
+
+/// The failure counters: a lockout started by failed logins, its hits, and an upstream
+/// that cannot be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockouts_and_unreachable_upstreams_are_counted() {
+    let rule = "[abuse.lockout]\nmax_failures = 2\nwindow_secs = 600\nblock_secs = 600\n";
+    let (smtp_up, _) = fake_smtp().await;
+    // Nothing listens on the POP3 upstream.
+    let closed = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let g = Gateway::start(closed, smtp_up, rule).await;
+
+    let mut s = Client::connect(g.smtp).await;
+    assert!(s.line().await.starts_with("220"));
+    assert!(s.ask("EHLO me\r\n").await.starts_with("250"));
+    for _ in 0..2 {
+        let r = s.ask(&format!("AUTH PLAIN {WRONG}\r\n")).await;
+        assert!(r.starts_with("535"), "{r}");
+    }
+    // Blocked now, whatever the password.
+    let r = s.ask(&format!("AUTH PLAIN {ALICE}\r\n")).await;
+    assert!(!r.starts_with("235"), "{r}");
+
+    let mut c = Client::connect(g.pop3).await;
+    let r = c.line().await;
+    assert!(r.starts_with("-ERR"), "{r}");
+
+    let scrape = g.scrape();
+    let problems = promtool(&scrape);
+    assert!(problems.is_empty(), "promtool: {problems}\n{scrape}");
+    assert!(
+        sample(&scrape, "portcullis_lockouts_total{scope=\"client\"}") >= 1.0,
+        "{scrape}"
+    );
+    assert!(
+        sample(&scrape, "portcullis_lockouts_total{scope=\"user\"}") >= 1.0,
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "portcullis_upstream_connect_failures_total{protocol=\"pop3\"}"
+        ),
+        1.0,
+        "{scrape}"
+    );
+}

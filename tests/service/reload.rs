@@ -131,3 +131,35 @@ async fn a_reload_during_a_download_and_a_submission_lets_both_finish() {
         "{scrape}"
     );
 }
+
+/// A signature file dropped in `scan.builtin.signature_dir` takes effect on SIGHUP: the
+/// same message downloads clean before and is replaced by a notice after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_picks_up_new_signature_files() {
+    const PATTERN: &str = "reload-test-pattern-7731-quux";
+    let sigs = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Semaphore::new(1000));
+    let pop3_up = fake_pop3(message("sig", &format!("text {PATTERN} text")), gate).await;
+    let (smtp_up, _) = fake_smtp().await;
+    let extra = format!(
+        "[scan.builtin]\nsignature_dir = \"{}\"\n",
+        sigs.path().display()
+    );
+    let g = Gateway::start(pop3_up, smtp_up, &extra).await;
+
+    let before = download(g.pop3).await;
+    assert!(before.contains(PATTERN), "{before}");
+
+    let hex: String = PATTERN.bytes().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(
+        sigs.path().join("site.ndb"),
+        format!("Site.Test.Reload:0:*:{hex}\n"),
+    )
+    .unwrap();
+    g.signal("-HUP");
+    g.wait_log("applied: new sessions use it", 1).await;
+
+    let after = download(g.pop3).await;
+    assert!(!after.contains(PATTERN), "{after}");
+    assert!(after.contains("Site.Test.Reload"), "{after}");
+}
