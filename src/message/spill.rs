@@ -35,11 +35,11 @@ impl From<Truncated> for Stop {
 pub const PIECE: usize = 256 * 1024;
 
 /// Decodes `body` a piece at a time (`cut` says how much of a piece may be decoded
-/// alone; the rest is decoded with what follows). The output stays in the heap buffer it is handed over in
-/// while it holds at most `spill.mem_limit` bytes; past that it goes through a spool that
-/// keeps the rest in a file, written after every piece, so the heap holds at most the
-/// threshold or one piece's output. Returns the output and how decoding ended; only a
-/// failure to write the spill file is an error of its own.
+/// alone; the rest is decoded with what follows). The output stays in the heap buffer it
+/// is handed over in while it holds at most `spill.mem_limit` bytes; past that it goes
+/// through a spool that keeps the rest in a file, written after every piece, so the heap
+/// holds at most the threshold or one piece's output. Returns the output and how decoding
+/// ended; only a failure to write the spill file is an error of its own.
 pub fn decode_pieces(
     body: &[u8],
     remaining: &Cell<usize>,

@@ -256,9 +256,11 @@ impl Imap {
 
     /// Waits for bytes from either side (the client only when its commands may go on).
     async fn input(&mut self) -> Result<Input, ProxyError> {
-        // A direction whose last read did not fill its buffer is quiet: its buffers are
-        // given back, so a session waiting between messages (or in IDLE) stays small.
-        if !self.sbuf.streaming() {
+        // A session that waits for its client (nothing in flight but IDLE) gives its
+        // buffers back, so it stays small between messages. A direction whose last read
+        // filled its buffer is still busy and keeps them.
+        let waiting = self.pending.iter().all(|p| matches!(p.what, Waiting::Idle));
+        if waiting && !self.sbuf.streaming() {
             self.sbuf.release();
             self.sfr.release();
         }

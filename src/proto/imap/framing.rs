@@ -108,6 +108,7 @@ impl Framer {
     /// Gives back the buffers' memory when nothing is held in them, for a session about
     /// to wait: after a large response they would otherwise keep its size for as long as
     /// the session lives.
+    ///
     /// Between two messages with nothing fed, the Fragmentizer holds no bytes either and a
     /// fresh one reads on the same (its queue keeps the capacity of the largest step).
     pub fn release(&mut self) {
