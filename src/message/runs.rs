@@ -2,7 +2,7 @@
 //! runs, quoted-printable line groups, `data:...;base64,` URIs, uuencode and
 //! `begin-base64` blocks, yEnc and BinHex. What a client could decode from a text
 //! body, a broken structure or a decoded attachment, the scanner decodes too.
-use crate::message::decode::{base64, binhex, line_cut, lines, uu, yenc};
+use crate::message::decode::{Truncated, base64, binhex, line_cut, lines, uu, yenc};
 use crate::message::spill::{self, Spill, Stop};
 use crate::message::spool::Spool;
 use std::cell::Cell;
@@ -59,34 +59,25 @@ fn in_slice(
     visit: &mut dyn FnMut(Run) -> bool,
 ) -> Result<(), Stop> {
     if uu::may_contain(s) {
-        for b in uu::Blocks::new(s) {
+        for b in uu::blocks(s) {
             let body = &s[b.body];
             let (out, r) = if b.base64 {
                 let (out, r) = spill::base64(body, remaining, spill)?;
                 (out, r.map(|_| ()))
             } else {
-                let mut d = uu::Decoder::default();
-                spill::decode_pieces(body, remaining, spill, line_cut, |p, o, cap| {
-                    d.feed(p, o, cap)
-                })?
+                decode_lines(body, remaining, spill, uu::Decoder::feed)?
             };
-            if !hand_over(out, "uuencode", Some(b.name), visit)? {
+            if !hand_over(out, r, "uuencode", Some(b.name), visit)? {
                 return Ok(());
             }
-            r?;
         }
     }
     if yenc::may_contain(s) {
         for b in yenc::blocks(s) {
-            let mut d = yenc::Decoder::default();
-            let (out, r) =
-                spill::decode_pieces(&s[b.body], remaining, spill, line_cut, |p, o, cap| {
-                    d.feed(p, o, cap)
-                })?;
-            if !hand_over(out, "yenc", Some(b.name), visit)? {
+            let (out, r) = decode_lines(&s[b.body], remaining, spill, yenc::Decoder::feed)?;
+            if !hand_over(out, r, "yenc", Some(b.name), visit)? {
                 return Ok(());
             }
-            r?;
         }
     }
     if binhex::may_contain(s) && !binhex_blocks(s, remaining, spill, visit)? {
@@ -106,7 +97,7 @@ fn binhex_blocks(
     spill: &Spill,
     visit: &mut dyn FnMut(Run) -> bool,
 ) -> Result<bool, Stop> {
-    for (_, body) in binhex::blocks(s) {
+    for body in binhex::blocks(s) {
         let mut d = binhex::Decoder::default();
         let cut = |p: &[u8]| p.len().min(binhex::PIECE);
         let (mut out, r) = spill::decode_pieces(&s[body], remaining, spill, cut, |p, o, cap| {
@@ -134,16 +125,37 @@ fn binhex_blocks(
     Ok(true)
 }
 
-/// Hands a decoded run to the visitor (through a watched mapping when it was spilled).
+/// A resumable decoder's `feed`: a piece in, its output appended up to a cap.
+type Feed<D> = fn(&mut D, &[u8], &mut Vec<u8>, usize) -> Result<(), Truncated>;
+
+/// A line-based block body decoded a piece at a time.
+fn decode_lines<D: Default>(
+    body: &[u8],
+    remaining: &Cell<usize>,
+    spill: &Spill,
+    feed: Feed<D>,
+) -> Result<(Spool, Result<(), Stop>), Stop> {
+    let mut d = D::default();
+    spill::decode_pieces(body, remaining, spill, line_cut, |p, o, cap| {
+        feed(&mut d, p, o, cap)
+    })
+}
+
+/// Hands a decoded run to the visitor (through a watched mapping when it was spilled),
+/// then reports how its decoding ended; `false` when the visitor stops.
 fn hand_over(
     mut out: Spool,
+    ended: Result<(), Stop>,
     kind: &'static str,
     name: Option<String>,
     visit: &mut dyn FnMut(Run) -> bool,
 ) -> Result<bool, Stop> {
     let held = out.to_bytes().map_err(Stop::Spill)?;
     let name = name.filter(|n| !n.is_empty());
-    Ok(held.watch(|data| visit(Run { kind, name, data })))
+    if !held.watch(|data| visit(Run { kind, name, data })) {
+        return Ok(false);
+    }
+    ended.map(|()| true)
 }
 
 /// `;base64,` followed by base64 (HTML data URIs, inline images a browser decodes).
@@ -162,10 +174,9 @@ fn data_uris(
             })
             .count();
         let (out, r) = spill::base64(&tail[..len], remaining, spill)?;
-        if !hand_over(out, "data-uri", None, visit)? {
+        if !hand_over(out, r.map(|_| ()), "data-uri", None, visit)? {
             return Ok(false);
         }
-        r?;
     }
     Ok(true)
 }
@@ -291,7 +302,7 @@ fn emit(
     if matches!(res, Ok(false)) {
         return Ok(true);
     }
-    let go_on = hand_over(out, kind, None, visit)?;
+    let go_on = hand_over(out, Ok(()), kind, None, visit)?;
     res.map(|_| go_on)
 }
 

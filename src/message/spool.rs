@@ -23,7 +23,7 @@ impl std::ops::Deref for Held<'_> {
 
 impl Held<'_> {
     /// Runs `scan` over these bytes; a mapping's pages are given back as the scan reads
-    /// on (`crate::net::scan_read`), so a large message never becomes resident whole.
+    /// on (`crate::net::FileMap::watch`), so a large message never becomes resident whole.
     pub fn watch<R>(&self, scan: impl FnOnce(&[u8]) -> R) -> R {
         match self {
             Held::Memory(m) => scan(m),

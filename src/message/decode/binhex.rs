@@ -21,14 +21,14 @@ pub fn may_contain(data: &[u8]) -> bool {
     memchr::memmem::find(data, MARKER).is_some()
 }
 
-/// Every BinHex block in `data`: where its marker starts, and the encoded text between
-/// the first `:` after it and the next.
-pub fn blocks(data: &[u8]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
+/// Every BinHex block in `data`: the encoded text between the first `:` after its marker
+/// and the next.
+pub fn blocks(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     memchr::memmem::find_iter(data, MARKER).map_while(move |start| {
         let colon = memchr::memchr(b':', &data[start + MARKER.len()..])?;
         let from = start + MARKER.len() + colon + 1;
         let end = memchr::memchr(b':', &data[from..]).map_or(data.len(), |e| from + e);
-        Some((start, from..end))
+        Some(from..end)
     })
 }
 
@@ -159,7 +159,7 @@ pub(crate) mod tests {
         let payload = b"data with \x90 marker and more data";
         let text = encode("Setup.exe", payload);
         let got: Vec<Vec<u8>> = blocks(&text)
-            .map(|(_, body)| {
+            .map(|body| {
                 let mut out = Vec::new();
                 Decoder::default()
                     .feed(&text[body], &mut out, 1 << 20)
@@ -172,7 +172,7 @@ pub(crate) mod tests {
         assert_eq!(name, "Setup.exe");
         assert_eq!(fork, payload);
         // Cut anywhere, the stream decodes the same.
-        let body = blocks(&text).next().unwrap().1;
+        let body = blocks(&text).next().unwrap();
         for size in 1..20 {
             let mut d = Decoder::default();
             let mut out = Vec::new();

@@ -1,15 +1,13 @@
 //! uuencoded (`begin 644 name`) and `begin-base64` blocks, wherever they start a line:
-//! [`Blocks`] finds them, [`Decoder`] decodes a uuencoded body a piece at a time (a
+//! [`blocks`] finds them, [`Decoder`] decodes a uuencoded body a piece at a time (a
 //! `begin-base64` body is plain base64, see `decode::base64`).
 use super::{LineFeed, Truncated, line_at, push_capped};
 use std::ops::Range;
 
-/// One block: where its `begin` line starts, the name it gives, and its body (the lines
-/// a decoder reads).
+/// One block: the name it gives, and its body (the lines a decoder reads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub name: String,
-    pub start: usize,
     pub body: Range<usize>,
     /// `begin-base64` (the body is base64), not `begin` (uuencode).
     pub base64: bool,
@@ -21,53 +19,11 @@ pub fn may_contain(data: &[u8]) -> bool {
 }
 
 /// Every block in `data`, in order.
-pub struct Blocks<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Blocks<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
-        Blocks { data, pos: 0 }
-    }
-
-    /// Where a uuencoded body that starts at `pos` ends: before an `end` or `begin` line,
-    /// or a line that cannot be uuencode (blank lines are read over).
-    fn uu_end(&self, mut pos: usize) -> (usize, usize) {
-        while let Some((at, l, next)) = line_at(self.data, pos) {
-            let l = l.trim_ascii_end();
-            if l == b"end" || l.trim_ascii_start().starts_with(b"begin") {
-                return (at, at);
-            }
-            if l.first().is_some_and(|c| !(b' '..=b'`').contains(c)) {
-                return (at, at);
-            }
+pub fn blocks(data: &[u8]) -> impl Iterator<Item = Found> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while let Some((_, line, next)) = line_at(data, pos) {
             pos = next;
-        }
-        (self.data.len(), self.data.len())
-    }
-
-    /// Where a `begin-base64` body ends: at its `====` line (read) or a `begin` line.
-    fn base64_end(&self, mut pos: usize) -> (usize, usize) {
-        while let Some((at, l, next)) = line_at(self.data, pos) {
-            if l.trim_ascii() == b"====" {
-                return (at, next);
-            }
-            if l.trim_ascii_start().starts_with(b"begin") {
-                return (at, at);
-            }
-            pos = next;
-        }
-        (self.data.len(), self.data.len())
-    }
-}
-
-impl Iterator for Blocks<'_> {
-    type Item = Found;
-
-    fn next(&mut self) -> Option<Found> {
-        while let Some((start, line, next)) = line_at(self.data, self.pos) {
-            self.pos = next;
             let t = line.trim_ascii_start();
             let (base64, rest) = if let Some(r) = t.strip_prefix(b"begin-base64 ") {
                 (true, r)
@@ -82,29 +38,58 @@ impl Iterator for Blocks<'_> {
                 continue;
             }
             let name = String::from_utf8_lossy(rest[mode_len..].trim_ascii()).into_owned();
-            let from = self.pos.min(self.data.len());
+            let from = pos.min(data.len());
             let (to, resume) = if base64 {
-                self.base64_end(from)
+                base64_end(data, from)
             } else {
-                self.uu_end(from)
+                uu_end(data, from)
             };
-            self.pos = resume;
+            pos = resume;
             return Some(Found {
                 name,
-                start,
                 body: from..to,
                 base64,
             });
         }
         None
+    })
+}
+
+/// Where a uuencoded body that starts at `pos` ends, and where finding goes on: before an
+/// `end` or `begin` line, or a line that cannot be uuencode (blank lines are read over).
+fn uu_end(data: &[u8], mut pos: usize) -> (usize, usize) {
+    while let Some((at, l, next)) = line_at(data, pos) {
+        let l = l.trim_ascii_end();
+        if l == b"end" || l.trim_ascii_start().starts_with(b"begin") {
+            return (at, at);
+        }
+        if l.first().is_some_and(|c| !(b' '..=b'`').contains(c)) {
+            return (at, at);
+        }
+        pos = next;
     }
+    (data.len(), data.len())
+}
+
+/// Where a `begin-base64` body ends: at its `====` line (read) or a `begin` line.
+fn base64_end(data: &[u8], mut pos: usize) -> (usize, usize) {
+    while let Some((at, l, next)) = line_at(data, pos) {
+        if l.trim_ascii() == b"====" {
+            return (at, next);
+        }
+        if l.trim_ascii_start().starts_with(b"begin") {
+            return (at, at);
+        }
+        pos = next;
+    }
+    (data.len(), data.len())
 }
 
 fn uu_value(c: u8) -> u8 {
     c.wrapping_sub(b' ') & 0x3f
 }
 
-/// Decodes a uuencoded body (as [`Blocks`] delimits it) fed in pieces cut after a line
+/// Decodes a uuencoded body (as [`blocks`] delimits it) fed in pieces cut after a line
 /// end where possible (`decode::line_cut`).
 #[derive(Debug, Default)]
 pub struct Decoder {
@@ -181,7 +166,7 @@ pub(crate) mod tests {
 
     /// Every block decoded in one go, as (name, bytes).
     fn all(data: &[u8]) -> Vec<(String, Vec<u8>)> {
-        Blocks::new(data)
+        blocks(data)
             .map(|b| {
                 let mut out = Vec::new();
                 let body = &data[b.body];

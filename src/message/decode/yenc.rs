@@ -11,7 +11,7 @@ pub fn may_contain(data: &[u8]) -> bool {
 pub fn blocks(data: &[u8]) -> impl Iterator<Item = Found> + '_ {
     let mut pos = 0;
     std::iter::from_fn(move || {
-        while let Some((start, line, next)) = line_at(data, pos) {
+        while let Some((_, line, next)) = line_at(data, pos) {
             pos = next;
             let Some(params) = line.trim_ascii_start().strip_prefix(b"=ybegin") else {
                 continue;
@@ -31,7 +31,6 @@ pub fn blocks(data: &[u8]) -> impl Iterator<Item = Found> + '_ {
             pos = to;
             return Some(Found {
                 name,
-                start,
                 body: from..to,
                 base64: false,
             });

@@ -261,12 +261,10 @@ impl Imap {
         // filled its buffer is still busy and keeps them.
         let waiting = self.pending.iter().all(|p| matches!(p.what, Waiting::Idle));
         if waiting && !self.sbuf.streaming() {
-            self.sbuf.release();
-            self.sfr.release();
+            self.sbuf.release(&mut self.sfr);
         }
         if !self.cbuf.streaming() {
-            self.cbuf.release();
-            self.cfr.release();
+            self.cbuf.release(&mut self.cfr);
         }
         let client_open = !self.client_waits() && !self.cfr.awaiting_continuation();
         let owed = self.server_owes();

@@ -1,6 +1,6 @@
 //! Framer events copied out for the driver's command and response paths, and the
 //! session's adaptive read buffers.
-use super::framing::{Announce, Event, Refusal};
+use super::framing::{Announce, Event, Framer, Refusal};
 
 /// Smallest read buffer; a read that fills it grows it to `deliver::CHUNK`.
 const SMALL_READ: usize = 4096;
@@ -80,8 +80,14 @@ impl ReadBuf {
         self.1
     }
 
-    /// The session waits: the buffer goes; the next read gets a small one.
-    pub(super) fn release(&mut self) {
-        self.0 = Vec::new();
+    /// The session waits: a buffer grown for large reads goes back to the small size, and
+    /// the framer fed from it gives back what it grew to as well.
+    pub(super) fn release(&mut self, framer: &mut Framer) {
+        if self.0.len() > SMALL_READ {
+            self.0 = vec![0; SMALL_READ];
+        }
+        if framer.capacity() > SMALL_READ {
+            framer.release();
+        }
     }
 }

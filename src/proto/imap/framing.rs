@@ -105,6 +105,11 @@ impl Framer {
         self.input.extend_from_slice(data);
     }
 
+    /// Bytes the framer's own buffers have room for.
+    pub fn capacity(&self) -> usize {
+        self.input.capacity() + self.fed.capacity() + self.out.capacity()
+    }
+
     /// Gives back the buffers' memory when nothing is held in them, for a session about
     /// to wait: after a large response they would otherwise keep its size for as long as
     /// the session lives.

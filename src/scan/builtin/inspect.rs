@@ -117,19 +117,7 @@ impl BuiltinEngine {
         }
         *budget -= data.len() as u64;
         let mut copy = Spool::new(self.spill.mem_limit, &self.spill.dir);
-        let mut piece = Vec::new();
-        let mut written = Ok(());
-        for (n, chunk) in data.chunks(PIECE).enumerate() {
-            piece.clear();
-            piece.extend_from_slice(chunk);
-            for i in memchr::memchr_iter(b'\r', chunk) {
-                if data.get(n * PIECE + i + 1) != Some(&b'\n') {
-                    piece[i] = b'\n';
-                }
-            }
-            written = written.and_then(|()| copy.write(&piece));
-        }
-        match written.and_then(|()| copy.to_bytes()) {
+        match bare_cr_as_lf(data, &mut copy).and_then(|()| copy.to_bytes()) {
             Ok(held) => held.watch(|bytes| self.inspect(bytes, depth, f, budget)),
             Err(e) => {
                 f.failed
@@ -297,6 +285,22 @@ fn same_body(data: &[u8], span: &Range<usize>, exact: &[Range<usize>]) -> bool {
         let (lo, hi) = (e.end.min(span.end), e.end.max(span.end).min(data.len()));
         e.start == span.start && lo <= hi && data[lo..hi].iter().all(|c| c.is_ascii_whitespace())
     })
+}
+
+/// `data` with every bare CR turned into LF, written to `copy` a piece at a time.
+fn bare_cr_as_lf(data: &[u8], copy: &mut Spool) -> std::io::Result<()> {
+    let mut piece = Vec::new();
+    for (n, chunk) in data.chunks(PIECE).enumerate() {
+        piece.clear();
+        piece.extend_from_slice(chunk);
+        for i in memchr::memchr_iter(b'\r', chunk) {
+            if data.get(n * PIECE + i + 1) != Some(&b'\n') {
+                piece[i] = b'\n';
+            }
+        }
+        copy.write(&piece)?;
+    }
+    Ok(())
 }
 
 /// Whether a CR that is not followed by LF appears. CRLF text has a CR on every line, so
