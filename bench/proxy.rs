@@ -5,6 +5,7 @@
 //! markdown table and a JSON file in bench/results/. Run it with `bench/run` (root).
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod floor;
 mod imap;
 #[path = "memory.rs"]
 mod memory;

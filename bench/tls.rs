@@ -6,6 +6,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use crate::floor::{Floor, Via, client_intake_row, relay_row};
 use crate::{
     Bench, ProxyCost, Row, alternate, curl_time, idle_rss_per_session, median, nft, reps, shape,
 };
@@ -52,7 +53,8 @@ pub fn cases(b: &mut Bench) {
         "default_client_limit = 5000\ndefault_process_limit = 1000\nprotocol pop3 {\n  mail_max_userip_connections = 10000\n}\n",
     );
     t.start_postfix();
-    t.deliver("bob", "1", &large_message(25 * 1024 * 1024));
+    let large = large_message(25 * 1024 * 1024);
+    t.deliver("bob", "1", &large);
     t.name_the_server();
     let d = t.dir.path().display().to_string();
     let cfg = t.write_config(&format!(
@@ -72,12 +74,16 @@ pub fn cases(b: &mut Bench) {
     let pi = t.start_portcullis(&cfg);
 
     let pid = t.proc(pi).pid();
+    let floor = Floor::start(&mut t, &cfg, &[(10995, 995), (10025, 587), (10110, 110)]);
     for tls in [true, false] {
-        retr_case(b, &t, &c, &bundle, tls);
+        retr_case(b, &t, &c, &floor, &bundle, tls);
+    }
+    for bundle in [Some(bundle.as_str()), None] {
+        client_intake_row(b, &mut t, &large, "the 25 MB message", bundle);
     }
     handshake_rate_case(b, &t, &c, &bundle);
     for tls in [true, false] {
-        smtp_case(b, &t, &c, &bundle, pid, tls);
+        smtp_case(b, &t, &c, &floor, &bundle, pid, tls);
     }
     // Latency and memory on a freshly started portcullis: no leaf cached yet, and no heap
     // left behind by the cases above.
@@ -87,27 +93,31 @@ pub fn cases(b: &mut Bench) {
 }
 
 /// curl's time to the last byte of the 25 MB message over POP3S, 100 Mbit/s server link;
-/// `tls` false: the same over plain POP3 in the same run, for comparison.
-fn retr_case(b: &mut Bench, t: &Topology, cfg: &str, bundle: &str, tls: bool) {
+/// `tls` false: the same over plain POP3 in the same run, for comparison. Each also
+/// through a plain TCP relay.
+fn retr_case(b: &mut Bench, t: &Topology, cfg: &str, floor: &Floor, bundle: &str, tls: bool) {
     let url = format!("{}://{NAME}/1", if tls { "pop3s" } else { "pop3" });
     shape(t, true);
-    let (d, p) = alternate(t, cfg, reps(), |t| {
+    let runs = floor.alternate(t, cfg, |t, _| {
         curl_time(t, "bob:bobpw", &url, &["--cacert", bundle])
     });
     shape(t, false);
+    let case = if tls {
+        "POP3S RETR 25 MB behind a 100 Mbit/s server link: time to last byte"
+    } else {
+        "(same run, plain POP3 for comparison) RETR 25 MB behind a 100 Mbit/s server link"
+    };
     b.rows.push(Row {
-        case: if tls {
-            "POP3S RETR 25 MB behind a 100 Mbit/s server link: time to last byte".into()
-        } else {
-            "(same run, plain POP3 for comparison) RETR 25 MB behind a 100 Mbit/s server link"
-                .into()
-        },
+        case: case.into(),
         unit: "s",
         better: "lower",
-        direct: d,
-        proxied: p,
+        direct: runs[0].clone(),
+        proxied: runs[1].clone(),
         target: tls.then_some(("<=", 1.05)),
     });
+    let what = if tls { "POP3S" } else { "plain POP3" };
+    let what = format!("{what} RETR 25 MB behind a 100 Mbit/s server link: time to last byte");
+    b.rows.push(relay_row(&what, "s", "lower", &runs));
 }
 
 /// New POP3S sessions per second (handshake and greeting), several clients at once; the
@@ -139,8 +149,17 @@ fn handshake_rate_case(b: &mut Bench, t: &Topology, cfg: &str, bundle: &str) {
 }
 
 /// smtplib: STARTTLS and AUTH on 587, then 1,000 messages of 20 KB on the one connection,
-/// with the proxy's CPU time per message; `tls` false: the same without STARTTLS.
-fn smtp_case(b: &mut Bench, t: &Topology, cfg: &str, bundle: &str, pid: u32, tls: bool) {
+/// with the proxy's CPU time per message; `tls` false: the same without STARTTLS. Each
+/// also through a plain TCP relay.
+fn smtp_case(
+    b: &mut Bench,
+    t: &Topology,
+    cfg: &str,
+    floor: &Floor,
+    bundle: &str,
+    pid: u32,
+    tls: bool,
+) {
     let starttls = if tls {
         "s.starttls(context=ssl.create_default_context(cafile=BUNDLE))\ns.ehlo('bench.test')"
     } else {
@@ -164,31 +183,43 @@ out.write(b'%f' % (1000 / dt))
 "#
     );
     let mut cost = ProxyCost::new(pid);
-    let (d, p) = alternate(t, cfg, reps(), |t| {
+    let runs = floor.alternate(t, cfg, |t, via| {
         // Let the previous run's deliveries finish first (postfix delivers after the 250).
         let deadline = Instant::now() + Duration::from_secs(120);
         while !t.postfix_idle() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        cost.measure(1000.0, || {
+        let run = || {
             String::from_utf8_lossy(&t.python_client(SERVER_V4, &script))
                 .parse()
                 .unwrap()
-        })
+        };
+        match via {
+            Via::Relay => run(),
+            _ => cost.measure(1000.0, run),
+        }
     });
     let label = if tls {
         "SMTP submission over STARTTLS"
     } else {
         "(same run, no STARTTLS for comparison) SMTP submission"
     };
+    let case = format!("{label}, 1,000 × 20 KB on one connection: rate");
     b.rows.push(Row {
-        case: format!("{label}, 1,000 × 20 KB on one connection: rate"),
+        case: case.clone(),
         unit: "msg/s",
         better: "higher",
-        direct: d,
-        proxied: p,
+        direct: runs[0].clone(),
+        proxied: runs[1].clone(),
         target: tls.then_some((">=", 0.9)),
     });
+    let what = if tls {
+        "over STARTTLS"
+    } else {
+        "without STARTTLS"
+    };
+    let what = format!("SMTP submission {what}, 1,000 × 20 KB on one connection: rate");
+    b.rows.push(relay_row(&what, "msg/s", "higher", &runs));
     cost.rows(b, label);
 }
 
