@@ -188,6 +188,25 @@ fn stls_is_intercepted_on_both_legs_and_the_session_is_scanned() {
     assert!(logs.contains("tls intercepted after STARTTLS"), "{logs}");
     assert!(logs.contains("login ok user=alice"), "{logs}");
     assert!(!logs.contains("NOT SCANNED"), "{logs}");
+    // The name the first client's SNI had verified is remembered for the destination: the
+    // next session's server leg is verified before its client is told to start TLS.
+    assert!(!logs.contains("server verified first"), "{logs}");
+    let again = t.python_client(SERVER_V4, &stls_client(&pem));
+    let text = String::from_utf8_lossy(&again);
+    let got = hex_lines(
+        text.lines()
+            .skip(2)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_bytes(),
+    );
+    assert_eq!(got.len(), 1, "{text}");
+    assert!(got[0].contains("[removed by mail gateway]"), "{text}");
+    let logs = t.session_logs();
+    assert!(
+        logs.contains("intercepted after STARTTLS, server verified first for the learned name"),
+        "{logs}"
+    );
 }
 
 #[test]

@@ -267,11 +267,17 @@ async fn bypassed_name_is_relayed_end_to_end_with_the_real_certificate() {
 }
 
 /// STARTTLS order: the upstream leg is verified before the client is told to start TLS,
-/// with the name from the map; the client's handshake then gets the leaf for that name.
-async fn starttls(p: &Proxy, upstream: SocketAddr, client_sni: &str) -> Result<(), AcceptError> {
-    let Decision::Intercept { name, source } = p.ic.decide(None, upstream) else {
-        panic!("the map names the destination");
-    };
+/// with the name from the map; the client's handshake then gets the leaf for that name,
+/// or for its own SNI when the server's certificate is valid for that too. Returns the
+/// name the leaf was minted for.
+async fn starttls(
+    p: &Proxy,
+    upstream: SocketAddr,
+    client_sni: &str,
+) -> Result<String, AcceptError> {
+    let (name, source) =
+        p.ic.starttls_name(upstream)
+            .expect("the map names the destination");
     assert_eq!(source, NameSource::Map);
     let tcp = TcpStream::connect(upstream).await.unwrap();
     let (mut up, verified) = p.ic.upstream().connect(tcp, name).await.expect("verified");
@@ -286,27 +292,53 @@ async fn starttls(p: &Proxy, upstream: SocketAddr, client_sni: &str) -> Result<(
         }
     });
     let (tcp, _) = l.accept().await.unwrap();
-    let r = p.ic.accept_verified(tcp, &verified).await;
+    let conn = up.get_ref().1;
+    let again = |n| p.ic.upstream().verify_again(conn, n);
+    let r =
+        p.ic.accept_verified(tcp, verified.clone(), source, again)
+            .await;
     if let Ok((mut tls, facts)) = r {
         assert_eq!(facts.upstream.chain_sha256, verified.chain_sha256);
         let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
         c.await.unwrap();
-        return Ok(());
+        return Ok(facts.upstream.name.to_str().into_owned());
     }
     c.await.unwrap();
-    r.map(|_| ())
+    r.map(|_| unreachable!())
 }
 
 #[tokio::test]
-async fn starttls_order_verifies_upstream_first_and_refuses_another_sni() {
+async fn starttls_order_verifies_upstream_first_and_refuses_a_name_the_server_does_not_hold() {
     let root = TestCa::new("Test Root");
     let upstream = serve(&good(&root, NAME), "real server").await;
     let p = proxy_with(root, |c| {
         c.sni_map.insert(upstream.ip().to_string(), NAME.into());
+        c.bypass.push("bank.test".into());
     });
-    starttls(&p, upstream, NAME).await.expect("intercepted");
+    assert_eq!(
+        starttls(&p, upstream, NAME).await.expect("intercepted"),
+        NAME
+    );
     let err = starttls(&p, upstream, "other.test").await.unwrap_err();
+    assert!(
+        matches!(&err, AcceptError::Upstream { error, .. } if error.kind() == "wrong_name"),
+        "{err}"
+    );
+    let err = starttls(&p, upstream, "bank.test").await.unwrap_err();
     assert!(matches!(err, AcceptError::SniMismatch { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn starttls_client_naming_another_name_of_the_verified_server_gets_that_name() {
+    let root = TestCa::new("Test Root");
+    let upstream = serve(&multi(&root, &[NAME, "other.test"]), "real server").await;
+    let p = proxy_with(root, |c| {
+        c.sni_map.insert(upstream.ip().to_string(), NAME.into());
+    });
+    assert_eq!(
+        starttls(&p, upstream, "other.test").await.unwrap(),
+        "other.test"
+    );
 }
 
 #[tokio::test]

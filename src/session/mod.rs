@@ -73,7 +73,7 @@ pub enum Flow {
     End(&'static str),
     /// The server accepted STARTTLS with the reply `ok`, which the client has not seen
     /// yet; both legs are about to start TLS.
-    StartTls { ok: Vec<u8> },
+    StartTls { ok: Vec<u8>, refused: Vec<u8> },
 }
 
 /// A protocol driver on the session layer.
@@ -125,9 +125,9 @@ pub async fn run<D: Driver>(open: Opening) {
     let (reason, class) = loop {
         match d.serve().await {
             Ok(Flow::End(r)) => break (r.to_string(), observe::end_class(None)),
-            Ok(Flow::StartTls { ok }) => {
+            Ok(Flow::StartTls { ok, refused }) => {
                 let server_pending = d.discard_server_pending();
-                match upgrade::after_starttls(d.core(), server_pending, &ok).await {
+                match upgrade::after_starttls(d.core(), server_pending, &ok, &refused).await {
                     Ok(upgrade::Upgraded::Ended(r)) => {
                         break (r.to_string(), observe::end_class(None));
                     }

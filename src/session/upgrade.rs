@@ -2,13 +2,18 @@
 //!
 //! Plaintext that either side sent between the command and the handshake is dropped on
 //! both legs: it can only be an injection. Then, with TLS interception (a local CA exists
-//! and the listener's mode is `intercept`), the client is told to go ahead, its
-//! ClientHello is read, the server leg is upgraded and verified for the name the client
-//! asked (or the name mapped for the destination), and only then does the client get a
-//! leaf minted for that name; the driver's command loop goes on over both TLS legs. If
-//! the server fails verification the client gets a TLS alert and the session ends: it
-//! never continues in a session that pretends to be protected. Without interception the
-//! session continues in TLS end to end, unscanned, and says so in its log.
+//! and the listener's mode is `intercept`):
+//! - when the server's name is known before the client's ClientHello (`tls.sni_map`, or
+//!   learned from an earlier client's verified SNI for the same destination), the server
+//!   leg is upgraded and verified first, and only then is the client told to go ahead; a
+//!   server that fails verification gets the client the protocol's error instead;
+//! - else the client is told to go ahead, its ClientHello names the server, the server leg
+//!   is upgraded and verified for that name, and a failure gets the client a TLS alert.
+//!
+//! Either way the client gets a leaf only for a verified name, the driver's command loop
+//! goes on over both TLS legs, and a failed session ends: it never continues in a session
+//! that pretends to be protected. Without interception the session continues in TLS end
+//! to end, unscanned, and says so in its log.
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,7 +24,9 @@ use super::{Core, Ctx};
 use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
 use crate::net::stream::Stream;
-use crate::tls::{Accepted, Intercepted, TlsMode, UpstreamError};
+use crate::tls::accept::NameSource;
+use crate::tls::{Accepted, Intercepted, Interceptor, TlsMode, UpstreamError};
+use rustls::pki_types::ServerName;
 
 /// What a session does with STARTTLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,11 +74,13 @@ pub enum Upgraded {
     Continue,
 }
 
-/// Drops pending plaintext, tells the client `ok`, and intercepts or splices the legs.
+/// Drops pending plaintext, tells the client `ok` (or `refused` when the server leg, set up
+/// first, fails verification), and intercepts or splices the legs.
 pub async fn after_starttls(
     core: &mut Core,
     server_pending: usize,
     ok: &[u8],
+    refused: &[u8],
 ) -> Result<Upgraded, ProxyError> {
     let client_pending = core.client.buf.take_pending().len();
     if client_pending + server_pending > 0 {
@@ -82,10 +91,17 @@ pub async fn after_starttls(
             ),
         );
     }
-    core.client.send(ok).await?;
     if core.ctx.starttls_mode() == StartTlsMode::Intercept {
+        let app = core.ctx.app.clone();
+        if let Some(ic) = app.tls.as_ref()
+            && let Some((name, source)) = ic.starttls_name(core.ctx.server_addr.0)
+        {
+            return verified_first(core, ic, name, source, ok, refused).await;
+        }
+        core.client.send(ok).await?;
         return intercept(core).await;
     }
+    core.client.send(ok).await?;
     core.ctx.log.event(
         "starttls",
         "session continues in TLS end to end: NOT SCANNED (starttls = passthrough)",
@@ -138,6 +154,7 @@ async fn intercept(core: &mut Core) -> Result<Upgraded, ProxyError> {
                 upstream,
                 facts,
             } = *b;
+            ic.learn(core.ctx.server_addr.0, &facts);
             core.client.stream = Stream::Tls(Box::new(client.into()));
             core.server.stream = Stream::Tls(Box::new(upstream.into()));
             core.ctx.tls_active = true;
@@ -173,6 +190,71 @@ async fn intercept(core: &mut Core) -> Result<Upgraded, ProxyError> {
                 "client"
             };
             app.metrics.tls_failed(core.ctx.protocol, leg);
+            Err(ProxyError::Tls {
+                side,
+                why: format!("{} {e}", e.kind()),
+            })
+        }
+    }
+}
+
+/// The server leg upgraded and verified for `name` before the client hears anything; only
+/// then is the client told `ok`, its ClientHello read and a leaf minted for the verified
+/// name. A server that fails verification gets the client `refused`, the protocol's error.
+async fn verified_first(
+    core: &mut Core,
+    ic: &Interceptor,
+    name: ServerName<'static>,
+    source: NameSource,
+    ok: &[u8],
+    refused: &[u8],
+) -> Result<Upgraded, ProxyError> {
+    let server = plain(core.server.stream.detach(), Side::Server)?;
+    let (upstream, verified) = match ic.upstream().connect(server, name).await {
+        Ok(v) => v,
+        Err(e) => {
+            core.ctx.app.metrics.tls_failed(core.ctx.protocol, "server");
+            core.client.send(refused).await?;
+            return Err(ProxyError::Tls {
+                side: Side::Server,
+                why: format!("{} {e}", e.kind()),
+            });
+        }
+    };
+    core.client.send(ok).await?;
+    let client = plain(core.client.stream.detach(), Side::Client)?;
+    let conn = upstream.get_ref().1;
+    let again = |n| ic.upstream().verify_again(conn, n);
+    match ic.accept_verified(client, verified, source, again).await {
+        Ok((client, facts)) => {
+            ic.learn(core.ctx.server_addr.0, &facts);
+            core.client.stream = Stream::Tls(Box::new(client.into()));
+            core.server.stream = Stream::Tls(Box::new(upstream.into()));
+            core.ctx.tls_active = true;
+            core.ctx.log.event(
+                "tls",
+                &format!(
+                    "intercepted after STARTTLS, server verified first for the {} name {facts}",
+                    if source == NameSource::Map {
+                        "mapped"
+                    } else {
+                        "learned"
+                    }
+                ),
+            );
+            Ok(Upgraded::Continue)
+        }
+        Err(e) => {
+            let side = match e {
+                crate::tls::AcceptError::Upstream { .. } => Side::Server,
+                _ => Side::Client,
+            };
+            let leg = if side == Side::Server {
+                "server"
+            } else {
+                "client"
+            };
+            core.ctx.app.metrics.tls_failed(core.ctx.protocol, leg);
             Err(ProxyError::Tls {
                 side,
                 why: format!("{} {e}", e.kind()),

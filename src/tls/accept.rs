@@ -21,6 +21,7 @@ use tokio_rustls::server::TlsStream;
 use super::ca::Ca;
 use super::client_hello::{self, Hello, HelloError};
 use super::config::{NoSniPolicy, TlsCfg};
+use super::learned::LearnedNames;
 use super::mint::{CacheUse, Leaf, MintError, Minter, name_string};
 use super::upstream::{UpstreamError, UpstreamSetupError, UpstreamTls, VerifiedUpstream};
 use super::{VERSIONS, provider, x509};
@@ -30,6 +31,8 @@ use super::{VERSIONS, provider, x509};
 pub enum NameSource {
     Sni,
     Map,
+    /// STARTTLS: learned from an earlier client's verified SNI for the same destination.
+    Learned,
 }
 
 /// Why a session is relayed end to end, unscanned.
@@ -196,6 +199,7 @@ pub struct Interceptor {
     minter: Minter,
     upstream: UpstreamTls,
     refuse: Arc<ServerConfig>,
+    learned: LearnedNames,
 }
 
 mod flow;
@@ -214,6 +218,7 @@ impl Interceptor {
             minter,
             upstream,
             refuse: Arc::new(refuse),
+            learned: LearnedNames::new(cfg.learned_names),
         })
     }
 
@@ -227,6 +232,31 @@ impl Interceptor {
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.cfg.handshake_timeout_secs)
+    }
+
+    /// STARTTLS: the name to verify the server for before the client is told to start TLS,
+    /// from `tls.sni_map`, else learned from an earlier client's verified SNI. `None` when
+    /// no name is known or the destination or the name is bypassed.
+    pub fn starttls_name(&self, dest: SocketAddr) -> Option<(ServerName<'static>, NameSource)> {
+        if self.cfg.bypass_dest(dest) {
+            return None;
+        }
+        let (name, source) = match self.cfg.mapped_name(dest) {
+            Some(m) => (m.to_string(), NameSource::Map),
+            None => (self.learned.get(dest)?, NameSource::Learned),
+        };
+        if self.cfg.bypass_name(&name) {
+            return None;
+        }
+        ServerName::try_from(name).ok().map(|n| (n, source))
+    }
+
+    /// Remembers that the server at `dest` was verified for the name a STARTTLS client's
+    /// SNI asked for.
+    pub fn learn(&self, dest: SocketAddr, facts: &TlsFacts) {
+        if facts.name_source == NameSource::Sni {
+            self.learned.learn(dest, name_string(&facts.upstream.name));
+        }
     }
 
     /// The name to verify upstream for a client's SNI (if any) and original destination.
@@ -312,18 +342,22 @@ impl Interceptor {
         flow::accept(self, io, dest, connect).await
     }
 
-    /// STARTTLS, where the upstream leg was upgraded and verified (name from
-    /// [`Interceptor::decide`] with no SNI) before the client was told to start: reads the
-    /// ClientHello and finishes with the leaf for `up`. A client SNI for another name is
-    /// refused with an alert.
-    pub async fn accept_verified<IO>(
+    /// STARTTLS, where the upstream leg was upgraded and verified for `up.name` (from
+    /// [`Interceptor::starttls_name`], `source`) before the client was told to start:
+    /// reads the ClientHello and finishes with the leaf for the verified name. A client
+    /// whose SNI names another server gets a leaf for it only if `verify_again` finds the
+    /// same server's certificate valid for that name too; else an alert.
+    pub async fn accept_verified<IO, V>(
         &self,
         io: IO,
-        up: &VerifiedUpstream,
+        up: VerifiedUpstream,
+        source: NameSource,
+        verify_again: V,
     ) -> Result<(TlsStream<IO>, TlsFacts), AcceptError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
+        V: FnOnce(ServerName<'static>) -> Result<VerifiedUpstream, UpstreamError>,
     {
-        flow::accept_verified(self, io, up).await
+        flow::accept_verified(self, io, up, source, verify_again).await
     }
 }

@@ -28,6 +28,10 @@ pub struct TlsCfg {
     pub leaf_max_days: u32,
     /// Minted leaves kept (least recently used is dropped first).
     pub leaf_cache_entries: usize,
+    /// STARTTLS destinations whose server name is remembered from a client's verified SNI,
+    /// so the next session verifies the server before the client is told to start TLS
+    /// (least recently used is dropped first).
+    pub learned_names: usize,
     /// Trust anchors for upstream servers: `webpki` (built-in Mozilla list) or `system`.
     pub upstream_roots: UpstreamRoots,
     /// Extra PEM file of CA certificates trusted for upstream servers; empty = none.
@@ -59,6 +63,7 @@ impl Default for TlsCfg {
             ca_excluded_names: Vec::new(),
             leaf_max_days: 30,
             leaf_cache_entries: 1024,
+            learned_names: 1024,
             upstream_roots: UpstreamRoots::Webpki,
             extra_ca_file: None,
             sni_map: BTreeMap::new(),
@@ -200,6 +205,7 @@ impl TlsCfg {
             ("tls.ca_validity_days", self.ca_validity_days as u64),
             ("tls.leaf_max_days", self.leaf_max_days as u64),
             ("tls.leaf_cache_entries", self.leaf_cache_entries as u64),
+            ("tls.learned_names", self.learned_names as u64),
             ("tls.handshake_timeout_secs", self.handshake_timeout_secs),
         ] {
             if v == 0 {
@@ -258,10 +264,20 @@ impl TlsCfg {
                 );
             }
         }
-        for k in self.listener_mode.keys() {
-            match k.parse::<SocketAddr>() {
-                Ok(a) if listeners.iter().any(|l| l.listen == a) => {}
-                Ok(_) => bad(
+        for (k, mode) in &self.listener_mode {
+            let found = k
+                .parse::<SocketAddr>()
+                .map(|a| listeners.iter().find(|l| l.listen == a));
+            match found {
+                // Strip hides STARTTLS; a connection that is TLS from its first byte has
+                // nothing to strip and would only be passed through unscanned.
+                Ok(Some(l)) if l.implicit_tls && *mode == TlsMode::Strip => bad(
+                    format!("tls.listener_mode.\"{k}\""),
+                    "strip".into(),
+                    "this listener has implicit_tls = true: use intercept or passthrough",
+                ),
+                Ok(Some(_)) => {}
+                Ok(None) => bad(
                     format!("tls.listener_mode.\"{k}\""),
                     k.clone(),
                     "no [[listener]] listens there; use a listener's listen address",
@@ -310,6 +326,29 @@ mod tests {
         assert!(
             keys.contains(&"tls.listener_mode.\"[::]:1\"".into()),
             "{keys:?}"
+        );
+    }
+
+    #[test]
+    fn strip_is_refused_for_an_implicit_tls_listener() {
+        let c = cfg(
+            "learned_names = 0\n[listener_mode]\n\"[::]:10995\" = \"strip\"\n\"[::]:10110\" = \"strip\"\n",
+        );
+        let listener = |listen: &str, implicit_tls| Listener {
+            protocol: crate::config::Protocol::Pop3,
+            listen: listen.parse().unwrap(),
+            intercept_ports: vec![110],
+            upstream: None,
+            starttls: crate::config::StartTls::Passthrough,
+            implicit_tls,
+        };
+        let ls = [listener("[::]:10995", true), listener("[::]:10110", false)];
+        let errs = c.validate(&ls);
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["tls.learned_names", "tls.listener_mode.\"[::]:10995\""],
+            "{errs:?}"
         );
     }
 

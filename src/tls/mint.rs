@@ -146,9 +146,14 @@ impl Minter {
             return Ok(());
         }
         let (permitted, excluded) = &self.constraints;
+        // `example.com` covers the name and every subdomain; `.example.com` only the
+        // subdomains, as webpki and OpenSSL read a leading dot in a dNSName constraint.
         let within = |c: &String| {
-            let c = c.trim_start_matches('.');
-            name.eq_ignore_ascii_case(c) || name_matches(&format!(".{c}"), name)
+            if c.starts_with('.') {
+                name_matches(c, name)
+            } else {
+                name.eq_ignore_ascii_case(c) || name_matches(&format!(".{c}"), name)
+            }
         };
         if excluded.iter().any(within) || (!permitted.is_empty() && !permitted.iter().any(within)) {
             return Err(MintError::OutsideNameConstraints(name.to_string()));

@@ -13,6 +13,7 @@ pub mod cli;
 mod client_hello;
 pub mod config;
 mod files;
+pub mod learned;
 pub mod mint;
 pub mod upstream;
 mod verify;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
@@ -143,9 +144,13 @@ impl fmt::Display for UpstreamError {
 impl std::error::Error for UpstreamError {}
 
 fn from_io(e: io::Error) -> UpstreamError {
-    let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-        return UpstreamError::Io(e);
-    };
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(r) => from_rustls(r),
+        None => UpstreamError::Io(e),
+    }
+}
+
+fn from_rustls(r: &rustls::Error) -> UpstreamError {
     match r {
         rustls::Error::InvalidCertificate(c) => {
             let refused = match c {
@@ -262,6 +267,7 @@ impl std::error::Error for UpstreamSetupError {}
 #[derive(Clone)]
 pub struct UpstreamTls {
     connector: TlsConnector,
+    verifier: Arc<Verifier>,
     timeout: Duration,
 }
 
@@ -277,16 +283,18 @@ impl UpstreamTls {
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
             .build()
             .map_err(|e| UpstreamSetupError::Rustls(e.to_string()))?;
+        let verifier = Arc::new(Verifier { inner, own });
         let mut config = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(VERSIONS)
             .map_err(|e| UpstreamSetupError::Rustls(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Verifier { inner, own }))
+            .with_custom_certificate_verifier(verifier.clone())
             .with_no_client_auth();
         // Every connection gets a full handshake and so a full verification.
         config.resumption = rustls::client::Resumption::disabled();
         Ok(UpstreamTls {
             connector: TlsConnector::from(Arc::new(config)),
+            verifier,
             timeout: Duration::from_secs(cfg.handshake_timeout_secs),
         })
     }
@@ -307,6 +315,26 @@ impl UpstreamTls {
             .map_err(from_io)?;
         let v = VerifiedUpstream::from_conn(name, tls.get_ref().1)?;
         Ok((tls, v))
+    }
+
+    /// The server on `conn`, verified when the leg was set up, verified again in full for
+    /// `name` from the chain it presented then (a STARTTLS client naming another server).
+    pub fn verify_again(
+        &self,
+        conn: &ClientConnection,
+        name: ServerName<'static>,
+    ) -> Result<VerifiedUpstream, UpstreamError> {
+        let chain = conn.peer_certificates().unwrap_or_default();
+        let Some((ee, intermediates)) = chain.split_first() else {
+            return Err(UpstreamError::Certificate(Box::new(Refused {
+                problem: CertProblem::Invalid("no certificate".into()),
+                cert: None,
+            })));
+        };
+        self.verifier
+            .verify_server_cert(ee, intermediates, &name, &[], UnixTime::now())
+            .map_err(|e| from_rustls(&e))?;
+        VerifiedUpstream::from_conn(name, conn)
     }
 }
 

@@ -101,7 +101,13 @@ pub fn filter<'a>(
 pub fn filter_line(line: &[u8], policy: CapabilityPolicy) -> Option<Vec<u8>> {
     let body_len = line.len() - eol_len(line);
     let (body, eol) = line.split_at(body_len);
-    let text = std::str::from_utf8(body).ok()?;
+    // Read as ASCII, one character per byte (others as '?'), so that a line with 8-bit
+    // text is filtered too; what is kept around the list is copied from the line itself.
+    let text: String = body
+        .iter()
+        .map(|&b| if b.is_ascii() { b as char } else { '?' })
+        .collect();
+    let text = text.as_str();
     let mut words = text.splitn(3, ' ');
     let (first, second) = (words.next()?, words.next()?);
     let rest = words.next().unwrap_or("");
@@ -124,12 +130,12 @@ pub fn filter_line(line: &[u8], policy: CapabilityPolicy) -> Option<Vec<u8>> {
     };
     let kept = filter(list.split_ascii_whitespace(), policy);
     let mut out = Vec::with_capacity(line.len());
-    out.extend_from_slice(head.trim_end().as_bytes());
+    out.extend_from_slice(&body[..head.trim_end().len()]);
     for c in kept {
         out.push(b' ');
         out.extend_from_slice(c.as_bytes());
     }
-    out.extend_from_slice(tail.as_bytes());
+    out.extend_from_slice(&body[body.len() - tail.len()..]);
     out.extend_from_slice(eol);
     Some(out)
 }

@@ -85,6 +85,20 @@ fn capability_codes_in_greeting_and_tagged_ok() {
 }
 
 #[test]
+fn a_line_with_8_bit_text_is_filtered_and_its_text_kept_byte_for_byte() {
+    let line =
+        b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=SCRAM-SHA-256-PLUS STARTTLS] h\xe9llo\r\n";
+    let got = filter_line(line, CapabilityPolicy::default()).expect("filtered");
+    assert_eq!(
+        got,
+        b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] h\xe9llo\r\n".to_vec()
+    );
+    let line = b"* CAPABILITY IMAP4rev1 X-\xff AUTH=SCRAM-SHA-1-PLUS IDLE\r\n";
+    let got = filter_line(line, CapabilityPolicy::default()).expect("filtered");
+    assert_eq!(got, b"* CAPABILITY IMAP4rev1 IDLE\r\n".to_vec());
+}
+
+#[test]
 fn lines_without_capabilities_pass_unchanged() {
     for l in [
         "* OK [UIDVALIDITY 3] UIDs valid\r\n",

@@ -163,7 +163,17 @@ impl Imap {
                 }
             }
             Waiting::StartTls if ok => {
-                return Some(Flow::StartTls { ok: line.clone() });
+                let refused = reply(
+                    tag,
+                    "NO [UNAVAILABLE]",
+                    "portcullis: TLS to the server failed verification",
+                );
+                // A capability code in the answer is filtered like any other.
+                let ok = capability::filter_line(line, self.cap_policy());
+                return Some(Flow::StartTls {
+                    ok: ok.unwrap_or_else(|| line.clone()),
+                    refused,
+                });
             }
             Waiting::Select { mailbox } if ok => {
                 let uid_validity = self.uid_validity_seen.take();

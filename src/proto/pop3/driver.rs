@@ -231,7 +231,11 @@ impl Pop3 {
             self.send_client(&resp).await?;
             return Ok(None);
         }
-        Ok(Some(Flow::StartTls { ok: resp }))
+        Ok(Some(Flow::StartTls {
+            ok: resp,
+            refused: b"-ERR [SYS/TEMP] portcullis: TLS to the server failed verification\r\n"
+                .to_vec(),
+        }))
     }
 
     /// Commands whose answer is relayed as is (CAPA filtered, UIDL remembered).

@@ -272,6 +272,18 @@ pub fn filter_ehlo(reply: &Reply, own_max: u64, allow_starttls: bool) -> (Reply,
                     lines.push(format!("AUTH {}", mechs.join(" ")));
                 }
             }
+            // The old `AUTH=` form some servers send (alone or beside `AUTH`), filtered alike.
+            k if k.starts_with("AUTH=") => {
+                let first = Some(&k["AUTH=".len()..]).filter(|m| !m.is_empty());
+                let mechs: Vec<&str> = first
+                    .into_iter()
+                    .chain(words)
+                    .filter(|m| sasl::attributable(m))
+                    .collect();
+                if !mechs.is_empty() {
+                    lines.push(format!("AUTH={}", mechs.join(" ")));
+                }
+            }
             _ => {}
         }
     }
@@ -393,6 +405,14 @@ mod tests {
         let (f, _) = filter_ehlo(&r, 1000, false);
         assert!(f.lines.contains(&"AUTH PLAIN LOGIN".to_string()), "{f:?}");
         let r = reply_of(b"250-mx.test\r\n250 AUTH CRAM-MD5 DIGEST-MD5\r\n");
+        let (f, _) = filter_ehlo(&r, 1000, false);
+        assert!(!f.lines.iter().any(|l| l.starts_with("AUTH")), "{f:?}");
+        // The old `AUTH=` form, alone: filtered the same way, not dropped.
+        let r =
+            reply_of(b"250-mx.test\r\n250-auth=LOGIN PLAIN SCRAM-SHA-1-PLUS\r\n250 SIZE 1000\r\n");
+        let (f, _) = filter_ehlo(&r, 1000, false);
+        assert!(f.lines.contains(&"AUTH=LOGIN PLAIN".to_string()), "{f:?}");
+        let r = reply_of(b"250-mx.test\r\n250 AUTH=SCRAM-SHA-256-PLUS\r\n");
         let (f, _) = filter_ehlo(&r, 1000, false);
         assert!(!f.lines.iter().any(|l| l.starts_with("AUTH")), "{f:?}");
     }

@@ -244,7 +244,14 @@ impl Smtp {
             self.reply_client(&r).await?;
             return Ok(None);
         }
-        Ok(Some(Flow::StartTls { ok: r.encode() }))
+        Ok(Some(Flow::StartTls {
+            ok: r.encode(),
+            refused: Reply::new(
+                454,
+                "4.7.0 portcullis: TLS to the server failed verification",
+            )
+            .encode(),
+        }))
     }
 
     /// SASL: 334 challenges and the client's answers are relayed; the user name is read

@@ -96,13 +96,16 @@ where
     })))
 }
 
-pub(super) async fn accept_verified<IO>(
+pub(super) async fn accept_verified<IO, V>(
     ic: &Interceptor,
     mut io: IO,
-    up: &VerifiedUpstream,
+    up: VerifiedUpstream,
+    source: NameSource,
+    verify_again: V,
 ) -> Result<(TlsStream<IO>, TlsFacts), AcceptError>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
+    V: FnOnce(ServerName<'static>) -> Result<VerifiedUpstream, UpstreamError>,
 {
     let hello = ic.hello(&mut io).await?;
     let sni = hello
@@ -111,16 +114,35 @@ where
         .server_name()
         .map(str::to_owned);
     let verified = name_string(&up.name);
-    if let Some(s) = &sni
-        && !s.eq_ignore_ascii_case(&verified)
-    {
-        ic.refuse(hello, io).await;
-        return Err(AcceptError::SniMismatch {
-            sni: s.clone(),
-            verified,
-        });
-    }
-    let (leaf, used) = match ic.leaf(up) {
+    let (up, source) = match &sni {
+        Some(s) if !s.eq_ignore_ascii_case(&verified) => {
+            // Another name: only if the certificate is valid for it as well, and never a
+            // bypassed name (that session can no longer stay end to end).
+            let name = ServerName::try_from(s.clone())
+                .ok()
+                .filter(|_| !ic.cfg.bypass_name(s));
+            let Some(name) = name else {
+                ic.refuse(hello, io).await;
+                return Err(AcceptError::SniMismatch {
+                    sni: s.clone(),
+                    verified,
+                });
+            };
+            match verify_again(name) {
+                Ok(v) => (v, NameSource::Sni),
+                Err(error) => {
+                    ic.refuse(hello, io).await;
+                    return Err(AcceptError::Upstream {
+                        name: s.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        Some(_) => (up, NameSource::Sni),
+        None => (up, source),
+    };
+    let (leaf, used) = match ic.leaf(&up) {
         Ok(l) => l,
         Err(e) => {
             ic.refuse(hello, io).await;
@@ -128,6 +150,6 @@ where
         }
     };
     let client = ic.finish(hello, io, &leaf).await?;
-    let facts = facts(client.get_ref().1, sni, NameSource::Map, used, up.clone());
+    let facts = facts(client.get_ref().1, sni, source, used, up);
     Ok((client, facts))
 }

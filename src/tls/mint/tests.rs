@@ -150,3 +150,23 @@ fn names_outside_the_ca_constraints_are_not_minted() {
         );
     }
 }
+
+#[test]
+fn a_leading_dot_constraint_covers_only_subdomains() {
+    let d = tempfile::tempdir().unwrap();
+    let (ca, cfg) = ca_in(
+        d.path(),
+        "ca_permitted_names = [\".example.com\"]\nca_excluded_names = [\".bank.example.com\"]",
+    );
+    let m = Minter::new(ca, &cfg);
+    let t = SystemTime::now() + 10 * DAY;
+    let up = |n: &str| VerifiedUpstream::for_test(n, t, [9; 32]);
+    assert!(m.leaf(&up("mail.example.com")).is_ok());
+    assert!(m.leaf(&up("bank.example.com")).is_ok());
+    for n in ["example.com", "x.bank.example.com"] {
+        assert!(
+            matches!(m.leaf(&up(n)), Err(MintError::OutsideNameConstraints(_))),
+            "{n}"
+        );
+    }
+}
