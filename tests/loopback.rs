@@ -427,5 +427,57 @@ async fn a_mechanism_whose_user_cannot_be_read_is_neither_offered_nor_accepted()
     );
 }
 
+/// A server that answers the proxy's DATA with anything but 354 or a refusal has lost
+/// track of the session: the client gets a temporary error, never the 250 that would say
+/// the message was taken, and the message never goes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_go_ahead_other_than_354_to_data_is_no_delivery() {
+    let (up, srv) = fake_server(vec![
+        send("220 fake ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        send("250-fake\r\n250 SIZE 100000\r\n"),
+        Step::Expect("MAIL"),
+        send("250 ok\r\n"),
+        Step::Expect("RCPT"),
+        send("250 ok\r\n"),
+        Step::Expect("DATA"),
+        send("250 2.0.0 queued as nothing\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("smtp", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("220"));
+    c.ask("EHLO me\r\n").await;
+    assert!(c.ask("MAIL FROM:<a@x>\r\n").await.starts_with("250"));
+    assert!(c.ask("RCPT TO:<b@x>\r\n").await.starts_with("250"));
+    assert!(c.ask("DATA\r\n").await.starts_with("354"));
+    let r = c.ask(&format!("{MSG}.\r\n")).await;
+    assert!(r.starts_with("421 "), "{r}");
+    drop(c);
+    let got = String::from_utf8_lossy(&srv.await.unwrap_or_default()).into_owned();
+    assert!(!got.contains("Subject"), "{got}");
+}
+
+/// A reply the server sends to no command (here a second greeting) would be taken for
+/// the next command's and shift every answer by one: the session ends instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_no_command_ends_the_session() {
+    let (up, srv) = fake_server(vec![
+        send("220 fake ESMTP\r\n220 again\r\n"),
+        Step::Expect("QUIT"),
+    ])
+    .await;
+    let p = Proxy::start("smtp", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("220 fake"));
+    // Let the second greeting arrive before the client speaks.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = c.ask("EHLO me\r\n").await;
+    assert!(r.starts_with("421 "), "{r}");
+    drop(c);
+    let got = String::from_utf8_lossy(&srv.await.unwrap_or_default()).into_owned();
+    assert!(!got.contains("EHLO"), "{got}");
+}
+
 #[path = "loopback/imap.rs"]
 mod imap;

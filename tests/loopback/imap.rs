@@ -335,3 +335,155 @@ async fn close_ends_the_copy_of_a_message_read_in_ranges() {
     assert!(a5.starts_with("a5 BAD"), "{a5}");
     log_out(&mut c, "a6", srv, &mut p).await;
 }
+
+/// A literal announced on the DONE line that ends IDLE: its bytes (here an APPEND of an
+/// infected message and a COMPRESS) would reach the server as commands nobody read. IDLE
+/// ends with a plain DONE, the line and its literal get BAD, and the server never sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_on_done_is_refused_never_forwarded() {
+    let inner = format!(
+        "b1 APPEND INBOX {{{}+}}\r\n{EICAR_MSG}\r\nx1 COMPRESS DEFLATE\r\n",
+        EICAR_MSG.len()
+    );
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1 IDLE LITERAL+",
+        vec![
+            Step::Expect("A2 IDLE"),
+            send("+ idling\r\n"),
+            Step::Expect("DONE\r\n"),
+            send("a2 OK idle done\r\n"),
+            Step::Expect("C2 NOOP"),
+            send("c2 OK done\r\n"),
+            Step::Expect("A4 LOGOUT"),
+            send("* BYE fake\r\na4 OK bye\r\n"),
+        ],
+    ))
+    .await;
+    let (mut p, mut c) = logged_in(up).await;
+    c.send("a2 IDLE\r\n").await;
+    assert!(c.line().await.starts_with("+"));
+    c.send(&format!("DONE{{{}+}}\r\n{inner}c1 NOOP\r\n", inner.len()))
+        .await;
+    c.send("c2 NOOP\r\n").await;
+    let seen = until_tagged(&mut c, "c2").await;
+    assert!(seen.contains("a2 OK"), "{seen}");
+    assert!(seen.contains("* BAD"), "{seen}");
+    let got = log_out(&mut c, "a4", srv, &mut p).await;
+    assert!(!got.contains("EICAR") && !got.contains("COMPRESS"), "{got}");
+}
+
+/// The same on a SASL response line before login: the smuggled LOGIN would skip the
+/// lockout. The exchange is cancelled upstream (`*`) and the literal is never read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_on_a_sasl_response_is_refused_never_forwarded() {
+    let inner = "z1 LOGIN mallory pw\r\n";
+    let (up, srv) = fake_server(vec![
+        send("* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] fake\r\n"),
+        Step::Expect("A1 AUTHENTICATE PLAIN"),
+        send("+ \r\n"),
+        Step::Expect("*\r\n"),
+        send("a1 BAD authentication cancelled\r\n"),
+        Step::Expect("C2 NOOP"),
+        send("c2 OK done\r\n"),
+        Step::Expect("A4 LOGOUT"),
+        send("* BYE fake\r\na4 OK bye\r\n"),
+    ])
+    .await;
+    let (mut p, mut c) = greeted(up).await;
+    c.send("a1 AUTHENTICATE PLAIN\r\n").await;
+    assert!(c.line().await.starts_with("+"));
+    c.send(&format!(
+        "AGFsaWNlAHNlY3JldA=={{{}+}}\r\n{inner}c1 NOOP\r\n",
+        inner.len()
+    ))
+    .await;
+    c.send("c2 NOOP\r\n").await;
+    let seen = until_tagged(&mut c, "c2").await;
+    assert!(seen.contains("a1 BAD"), "{seen}");
+    let got = log_out(&mut c, "a4", srv, &mut p).await;
+    assert!(!got.contains("mallory"), "{got}");
+}
+
+/// A synchronising literal on DONE: the client waits for `+` that never comes from the
+/// server. It gets the refusal instead, and its next command is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synchronising_literal_on_done_gets_an_answer() {
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1 IDLE",
+        vec![
+            Step::Expect("A2 IDLE"),
+            send("+ idling\r\n"),
+            Step::Expect("DONE\r\n"),
+            send("a2 OK idle done\r\n"),
+            Step::Expect("A3 NOOP"),
+            send("a3 OK done\r\n"),
+            Step::Expect("A4 LOGOUT"),
+            send("* BYE fake\r\na4 OK bye\r\n"),
+        ],
+    ))
+    .await;
+    let (mut p, mut c) = logged_in(up).await;
+    c.send("a2 IDLE\r\n").await;
+    assert!(c.line().await.starts_with("+"));
+    c.send("DONE{5}\r\n").await;
+    c.send("a3 NOOP\r\n").await;
+    let seen = until_tagged(&mut c, "a3").await;
+    assert!(seen.contains("* BAD") && seen.contains("a2 OK"), "{seen}");
+    log_out(&mut c, "a4", srv, &mut p).await;
+}
+
+/// A `[` in a tag (RFC 3501 allows it) must not hide the command: the APPEND is held and
+/// scanned, the COMPRESS refused, like with any other tag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bracket_in_the_tag_hides_no_command() {
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1 LITERAL+",
+        vec![
+            Step::Expect("A4 LOGOUT"),
+            send("* BYE fake\r\na4 OK bye\r\n"),
+        ],
+    ))
+    .await;
+    let (mut p, mut c) = logged_in(up).await;
+    c.send(&format!("b[ APPEND INBOX {{{}}}\r\n", EICAR_MSG.len()))
+        .await;
+    assert!(c.line().await.starts_with("+"));
+    c.send(&format!("{EICAR_MSG}\r\n")).await;
+    let a = until_tagged(&mut c, "b[").await;
+    assert!(a.contains("b[ NO"), "{a}");
+    c.send("x[ COMPRESS DEFLATE\r\n").await;
+    let x = until_tagged(&mut c, "x[").await;
+    assert!(x.starts_with("x[ NO") || x.starts_with("x[ BAD"), "{x}");
+    c.send("y(1 NOOP\r\n").await;
+    let y = c.line().await;
+    assert!(y.starts_with("y(1 BAD"), "{y}");
+    let got = log_out(&mut c, "a4", srv, &mut p).await;
+    assert!(!got.contains("EICAR") && !got.contains("COMPRESS"), "{got}");
+}
+
+/// While idling only DONE may come: any other line would end IDLE on the server and be
+/// run. It gets BAD from the proxy and the server stays idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_during_idle_is_refused() {
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1 IDLE LITERAL+",
+        vec![
+            Step::Expect("A2 IDLE"),
+            send("+ idling\r\n"),
+            Step::Expect("DONE\r\n"),
+            send("a2 OK idle done\r\n"),
+            Step::Expect("A4 LOGOUT"),
+            send("* BYE fake\r\na4 OK bye\r\n"),
+        ],
+    ))
+    .await;
+    let (mut p, mut c) = logged_in(up).await;
+    c.send("a2 IDLE\r\n").await;
+    assert!(c.line().await.starts_with("+"));
+    c.send("x1 COMPRESS DEFLATE\r\n").await;
+    assert!(c.line().await.starts_with("x1 BAD"));
+    c.send("DONE\r\n").await;
+    assert!(until_tagged(&mut c, "a2").await.contains("a2 OK"));
+    let got = log_out(&mut c, "a4", srv, &mut p).await;
+    assert!(!got.contains("COMPRESS"), "{got}");
+}

@@ -97,13 +97,24 @@ impl Imap {
                 ..
             } => {
                 if first && self.gathered.parts.is_empty() && self.gathered.refusal.is_none() {
+                    if (self.sasl.is_some() || self.idling)
+                        && let Some(a) = announce
+                    {
+                        return self.literal_in_exchange(bytes, a).await;
+                    }
                     if self.sasl.is_some() {
                         self.client_turn = false;
                         return self.sasl_response(bytes).await;
                     }
-                    if self.idling && is_idle_done(&bytes) {
-                        self.idling = false;
-                        return self.send_server(&bytes).await;
+                    if self.idling {
+                        if is_idle_done(&bytes) {
+                            self.idling = false;
+                            return self.send_server(&bytes).await;
+                        }
+                        // The server would end IDLE on any line and then run it: only DONE
+                        // goes up while idling.
+                        let r = reply(&raw_tag(&[Part::Line(bytes)]), "BAD", "expected DONE");
+                        return self.send_client(&r).await;
                     }
                 }
                 self.reader.line(&bytes, first);
@@ -169,7 +180,9 @@ impl Imap {
         }
         let tag = self.current_tag();
         let inline = self.core.ctx.app.cfg.imap.literal_memory_bytes as u64;
-        let r = if self.reader.more_messages() {
+        let r = if self.reader.command().is_none() {
+            Some(reply(&tag, "BAD", "command cannot be read"))
+        } else if self.reader.more_messages() {
             Some(reply(
                 &tag,
                 "NO [CANNOT]",
@@ -213,8 +226,15 @@ impl Imap {
             return self.send_client(&r).await;
         }
         let Some(cmd) = cmd else {
-            // Not a command at all: the server says what it thinks of it.
-            return self.forward(g.parts, None).await.map(drop);
+            // Not a command the proxy can read (no tag and name, or not spelled as IMAP
+            // spells them): never forwarded, where the server might read it otherwise.
+            let tag = raw_tag(&g.parts);
+            self.core
+                .ctx
+                .log
+                .event("refused", &format!("unreadable command tag={tag}"));
+            let r = reply(&tag, "BAD", "command cannot be read");
+            return self.send_client(&r).await;
         };
         if truncated && cmd.kind != Kind::Other {
             let r = reply(&cmd.tag, "BAD", "command too long to be read");
@@ -360,6 +380,28 @@ impl Imap {
         self.send_server(&line).await
     }
 
+    /// A literal announced on a SASL response or on DONE: its bytes would reach the server
+    /// as commands nobody read. The exchange is ended upstream (`*` cancels the SASL
+    /// exchange, DONE ends IDLE, and their tagged answers reach the client), and the line
+    /// with its literal gets BAD without being read.
+    async fn literal_in_exchange(&mut self, line: Vec<u8>, a: Announce) -> Result<(), ProxyError> {
+        let end: &[u8] = if self.sasl.is_some() {
+            self.client_turn = false;
+            b"*\r\n"
+        } else {
+            self.idling = false;
+            b"DONE\r\n"
+        };
+        self.core
+            .ctx
+            .log
+            .event("refused", "a literal on a SASL response or on DONE");
+        self.send_server(end).await?;
+        self.reader.line(&line, true);
+        self.gathered.refusal = Some(reply("*", "BAD", "no literal is allowed here"));
+        self.on_announce(a).await
+    }
+
     async fn forward_tagged(
         &mut self,
         parts: Vec<Part>,
@@ -372,6 +414,20 @@ impl Imap {
         });
         self.forward(parts, Some(tag)).await.map(drop)
     }
+}
+
+/// The first word of a command's line as it came, for the answer to a line that cannot
+/// be read as a command (`*` when there is none that could be echoed).
+fn raw_tag(parts: &[Part]) -> String {
+    let Some(Part::Line(line)) = parts.first() else {
+        return "*".into();
+    };
+    let text = split_line(line).0;
+    let word = text.split(|&b| b == b' ').next().unwrap_or_default();
+    if word.is_empty() || word.len() > 64 || !word.iter().all(|b| (0x21..0x7f).contains(b)) {
+        return "*".into();
+    }
+    String::from_utf8_lossy(word).into_owned()
 }
 
 /// The SASL-IR initial response of an AUTHENTICATE command line, if any.

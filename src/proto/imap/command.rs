@@ -129,6 +129,14 @@ pub fn classify(toks: &[Tok]) -> Option<Command> {
         name = args.first()?.upper()?;
         args = &args[1..];
     }
+    // A command name is an atom of letters, digits and `-`/`_`/`.` (extensions); anything
+    // else is no command the proxy could follow.
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return None;
+    }
     let kind = kind_of(&name, uid, args).unwrap_or_else(|| {
         if ACTED_ON.contains(&name.as_str()) {
             Kind::Unreadable

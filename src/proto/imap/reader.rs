@@ -46,7 +46,19 @@ impl CommandReader {
             return;
         }
         self.kept += bytes.len();
-        tokenize_line(bytes, &mut self.toks);
+        if first {
+            // The tag is read as it is, up to the first space: a `[` in it must not make
+            // the rest of the line one token and hide the command's name.
+            let text = split_line(bytes).0;
+            let end = text.iter().position(|&b| b == b' ').unwrap_or(text.len());
+            if !is_tag(&text[..end]) {
+                return;
+            }
+            self.toks.push(Tok::Atom(text[..end].to_vec()));
+            tokenize_line(&bytes[end..], &mut self.toks);
+        } else {
+            tokenize_line(bytes, &mut self.toks);
+        }
         self.literals += usize::from(matches!(self.toks.last(), Some(Tok::Literal { .. })));
     }
 
@@ -87,6 +99,13 @@ impl CommandReader {
         let name = |i: usize| self.toks.get(i).and_then(Tok::upper);
         name(1).as_deref() == Some("APPEND")
     }
+}
+
+/// A tag as RFC 3501 spells it: one or more ASTRING-CHAR but `+`.
+pub fn is_tag(t: &[u8]) -> bool {
+    !t.is_empty()
+        && t.iter()
+            .all(|&b| (0x21..0x7f).contains(&b) && !b"(){%*\"\\+".contains(&b))
 }
 
 #[cfg(test)]

@@ -332,6 +332,7 @@ impl Smtp {
         scratch: &mut Scratch,
     ) -> Result<Reply, ProxyError> {
         scratch.out.clear();
+        self.unasked()?;
         let framing = if self.ext.chunking {
             let size = head.len() as u64 + hold.spool.len() - body_offset;
             scratch
@@ -341,6 +342,14 @@ impl Smtp {
         } else {
             let r = self.ask(b"DATA\r\n").await?;
             if r.code != 354 {
+                // A refusal is the message's answer; any other go-ahead means the server
+                // and the proxy no longer agree on where the session stands.
+                if r.code < 400 {
+                    return Err(ProxyError::protocol(
+                        Side::Server,
+                        format!("answered DATA with {}, not 354", r.code),
+                    ));
+                }
                 return Ok(r);
             }
             Framing::Dotted(Stuffer::default())
