@@ -374,6 +374,91 @@ async fn a_replaced_message_that_cannot_be_kept_gets_a_temporary_error_not_a_not
     );
 }
 
+/// A SASL login that acts for another mailbox (`AUTH PLAIN` with another authorization
+/// identity) reads that mailbox: a withheld original is marked under it, so the owner's
+/// own later sessions are refused its DELE too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withheld_marker_names_the_mailbox_a_login_acts_for() {
+    let infected = format!("Subject: bad\r\n\r\n{EICAR}\r\n");
+    let (up, srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("AUTH PLAIN"),
+        send("+OK logged in\r\n"),
+        Step::Expect("RETR 1"),
+        send(&format!("+OK {} octets\r\n{infected}.\r\n", infected.len())),
+        Step::Expect("UIDL 1"),
+        send("+OK 1 uid-0001\r\n"),
+        Step::Expect("QUIT"),
+        send("+OK bye\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    // The quarantine cannot be written: the original is guarded by a withheld marker.
+    let q = p.dir.path().join("quarantine");
+    std::fs::remove_dir_all(q.join("tmp")).unwrap();
+    std::fs::write(q.join("tmp"), b"not a directory").unwrap();
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    // base64 of "alice\0admin\0pw": admin logs in to alice's mailbox.
+    c.send("AUTH PLAIN YWxpY2UAYWRtaW4AcHc=\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+    c.send("RETR 1\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+    c.block().await;
+    c.send("QUIT\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+    srv.await.unwrap();
+    let w = portcullis::withheld::Withheld::open(&q.join("withheld")).unwrap();
+    let key = |u: &str| portcullis::withheld::MailboxKey::for_user(u);
+    assert!(w.contains(&key("alice"), "uid-0001"), "{}", p.logs());
+    assert!(!w.contains(&key("admin"), "uid-0001"));
+}
+
+/// A TOP replaced by a notice guards the message (its DELE is held back); once a full
+/// RETR of it is judged deliverable and delivered, the guard is gone and DELE goes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_whole_after_a_replaced_top_can_be_deleted() {
+    let infected = format!("Subject: bad\r\n\r\n{EICAR}\r\n");
+    let (up, srv) = fake_server(vec![
+        send("+OK fake\r\n"),
+        Step::Expect("USER"),
+        send("+OK\r\n"),
+        Step::Expect("PASS"),
+        send("+OK logged in\r\n"),
+        Step::Expect("TOP 1 5"),
+        send(&format!("+OK top follows\r\n{infected}.\r\n")),
+        Step::Expect("UIDL 1"),
+        send("+OK 1 uid-0001\r\n"),
+        Step::Expect("RETR 1"),
+        send(&format!("+OK {} octets\r\n{MSG}.\r\n", MSG.len())),
+        Step::Expect("DELE 1"),
+        send("+OK deleted\r\n"),
+        Step::Expect("QUIT"),
+        send("+OK bye\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    c.send("USER alice\r\n").await;
+    c.line().await;
+    c.send("PASS pw\r\n").await;
+    c.line().await;
+    c.send("TOP 1 5\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+    assert!(!c.block().await.contains("EICAR"));
+    c.send("RETR 1\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+    assert!(c.block().await.ends_with(MSG));
+    c.send("DELE 1\r\n").await;
+    let r = c.line().await;
+    assert!(r.starts_with("+OK deleted"), "{r}");
+    c.send("QUIT\r\n").await;
+    assert!(c.line().await.starts_with("+OK"));
+    let seen = String::from_utf8(srv.await.unwrap()).unwrap();
+    assert!(seen.contains("DELE 1"), "{seen}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_size_at_the_top_of_the_integer_range_is_just_a_wrong_size() {
     let (up, _srv) = fake_server(vec![

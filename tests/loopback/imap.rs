@@ -487,3 +487,31 @@ async fn a_command_during_idle_is_refused() {
     let got = log_out(&mut c, "a4", srv, &mut p).await;
     assert!(!got.contains("COMPRESS"), "{got}");
 }
+
+/// A literal on a command that takes no string argument is no argument the server reads:
+/// a server that skips the rest of the line would run the literal's bytes. It gets BAD
+/// and never goes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_on_a_command_without_string_arguments_is_refused() {
+    let (up, srv) = fake_server(after_login(
+        "IMAP4rev1 LITERAL+",
+        vec![
+            Step::Expect("A3 NOOP\r\n"),
+            send("a3 OK done\r\n"),
+            Step::Expect("A4 LOGOUT"),
+            send("* BYE fake\r\na4 OK bye\r\n"),
+        ],
+    ))
+    .await;
+    let (mut p, mut c) = logged_in(up).await;
+    let inner = "x1 COMPRESS DEFLATE\r\n";
+    c.send(&format!("a2 NOOP {{{}+}}\r\n{inner}\r\n", inner.len()))
+        .await;
+    assert!(c.line().await.starts_with("a2 BAD"));
+    c.send("b2 CHECK {5}\r\n").await;
+    assert!(c.line().await.starts_with("b2 BAD"));
+    c.send("a3 NOOP\r\n").await;
+    assert!(c.line().await.starts_with("a3 OK"));
+    let got = log_out(&mut c, "a4", srv, &mut p).await;
+    assert!(!got.contains("COMPRESS") && !got.contains("CHECK"), "{got}");
+}

@@ -22,6 +22,24 @@ const DENIED: &[&str] = &[
     "CATENATE",
 ];
 
+/// Commands whose arguments are never strings: a literal on one of them is no argument
+/// the server reads, and a server that skips the rest of the line would read the
+/// literal's bytes as commands.
+const NO_LITERAL: &[&str] = &[
+    "NOOP",
+    "CAPABILITY",
+    "LOGOUT",
+    "CHECK",
+    "CLOSE",
+    "EXPUNGE",
+    "UNSELECT",
+    "IDLE",
+    "STARTTLS",
+    "NAMESPACE",
+    "ENABLE",
+    "COMPRESS",
+];
+
 /// One piece of a gathered command.
 #[derive(Debug)]
 pub(super) enum Part {
@@ -180,8 +198,11 @@ impl Imap {
         }
         let tag = self.current_tag();
         let inline = self.core.ctx.app.cfg.imap.literal_memory_bytes as u64;
-        let r = if self.reader.command().is_none() {
+        let cmd = self.reader.command();
+        let r = if cmd.is_none() {
             Some(reply(&tag, "BAD", "command cannot be read"))
+        } else if cmd.is_some_and(|c| NO_LITERAL.contains(&c.name.to_ascii_uppercase().as_str())) {
+            Some(reply(&tag, "BAD", "this command takes no literal"))
         } else if self.reader.more_messages() {
             Some(reply(
                 &tag,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::error::{ProxyError, Side};
 use crate::ids::QuarantineId;
 use crate::proto::lines::trim_eol;
-use crate::proto::sasl;
+use crate::proto::sasl::{self, LoginAnswer};
 use crate::session::login::SaslUser;
 use crate::session::{Core, Driver, Flow};
 
@@ -25,6 +25,9 @@ pub struct Pop3 {
     /// Decodes the server's answers (the server leg's own line buffer stays unused).
     pub(super) sdec: ResponseDecoder,
     pending_user: Option<String>,
+    /// The mailbox a SASL login acts for when it is not the authenticating user's own
+    /// (`AUTH PLAIN` with another authorization identity).
+    pub(super) acts_as: Option<String>,
     pub(super) uidls: HashMap<u32, String>,
     /// Message sizes from LIST answers the client asked for.
     pub(super) sizes: HashMap<u32, u64>,
@@ -48,6 +51,7 @@ impl Driver for Pop3 {
             core,
             sdec: ResponseDecoder::new(max_line),
             pending_user: None,
+            acts_as: None,
             uidls: HashMap::new(),
             sizes: HashMap::new(),
             replaced: HashMap::new(),
@@ -371,6 +375,9 @@ impl Pop3 {
             if st != Status::Continue {
                 let detail = format!(" mechanism={}", sasl.mech);
                 let result = codec::login_answer(st, &resp);
+                if result == LoginAnswer::Accepted {
+                    self.acts_as = sasl.acts_as.clone();
+                }
                 self.core.ctx.login_done(sasl.user, result, &detail);
                 return Ok(());
             }

@@ -28,8 +28,33 @@ impl Pop3 {
         Ok(uid)
     }
 
+    /// The mailbox the session reads: the one a SASL login acts for, else the user's.
     fn mailbox(&self) -> MailboxKey {
-        MailboxKey::for_user(self.core.ctx.user.as_deref().unwrap_or("-"))
+        let user = self.acts_as.as_deref().or(self.core.ctx.user.as_deref());
+        MailboxKey::for_user(user.unwrap_or("-"))
+    }
+
+    /// Message `n` was delivered whole: whatever guarded it (a notice for its TOP, or a
+    /// marker an earlier session left) no longer holds its DELE back.
+    pub(super) async fn unguard(&mut self, n: u32) -> Result<(), ProxyError> {
+        let app = self.core.ctx.app.clone();
+        let key = self.mailbox();
+        let here = self.replaced.remove(&n).is_some();
+        if !here && !app.withheld.any_for(&key).unwrap_or(false) {
+            return Ok(());
+        }
+        let Some(uidl) = self.uidl_of(n).await? else {
+            return Ok(());
+        };
+        if app.withheld.contains(&key, &uidl)
+            && let Err(e) = app.withheld.clear(&key, &uidl)
+        {
+            self.core.ctx.log.event(
+                "withheld",
+                &format!("local: cannot clear message={n} uidl={uidl}: {e}"),
+            );
+        }
+        Ok(())
     }
 
     /// Makes sure message `n`, replaced by a notice, stays guarded across sessions before

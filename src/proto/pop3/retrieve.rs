@@ -233,6 +233,10 @@ impl Pop3 {
         } else if action == DownloadAction::Replace {
             self.replace(n, is_top, hold, &head, judged).await?
         } else {
+            if !is_top {
+                // Delivered whole after all: a guard an earlier TOP or session left is void.
+                self.unguard(n).await?;
+            }
             let tag = action == DownloadAction::Tag;
             let (head, body_offset) =
                 self.core
