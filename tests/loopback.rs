@@ -459,6 +459,48 @@ async fn a_message_delivered_whole_after_a_replaced_top_can_be_deleted() {
     assert!(seen.contains("DELE 1"), "{seen}");
 }
 
+/// A message over the size limit is read to its end so the client hears why; one that
+/// goes on past twice the limit ends the session (552), so no client keeps the proxy
+/// reading for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_that_never_ends_ends_the_session_past_twice_the_limit() {
+    use tokio::io::AsyncWriteExt;
+    let (up, srv) = fake_server(vec![
+        send("220 fake ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        send("250-fake\r\n250 SIZE 100000000\r\n"),
+        Step::Expect("MAIL"),
+        send("250 ok\r\n"),
+        Step::Expect("RCPT"),
+        send("250 ok\r\n"),
+    ])
+    .await;
+    let p = Proxy::start(
+        "smtp",
+        up,
+        "[limits]\nmax_message_bytes = 1048576\n[scan]\nmax_scan_bytes = 1048576\n",
+    );
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("220"));
+    c.ask("EHLO me\r\n").await;
+    assert!(c.ask("MAIL FROM:<a@x>\r\n").await.starts_with("250"));
+    assert!(c.ask("RCPT TO:<b@x>\r\n").await.starts_with("250"));
+    assert!(c.ask("DATA\r\n").await.starts_with("354"));
+    let chunk = "x".repeat(998) + "\r\n";
+    let chunk = chunk.repeat(64);
+    let mut sent = 0usize;
+    // 8 MiB, more than the proxy reads (a little past 2 MiB) and the sockets hold.
+    while sent < 8 << 20 {
+        if c.0.get_mut().write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let rest = c.rest_lenient().await;
+    assert!(rest.starts_with("552 "), "{rest:?}");
+    drop(srv);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_size_at_the_top_of_the_integer_range_is_just_a_wrong_size() {
     let (up, _srv) = fake_server(vec![

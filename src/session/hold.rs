@@ -151,6 +151,23 @@ impl<'p> Hold<'p> {
         self.size
     }
 
+    /// A message over its limit is still read to its end, so the protocol stays in step and
+    /// the sender hears why; past twice the limit (at least 1 MiB over it) it is not: the
+    /// session ends instead, and no sender keeps the proxy reading for ever.
+    pub fn overrun(&self) -> bool {
+        let most = (self.limit.saturating_mul(2)).max(self.limit.saturating_add(1 << 20));
+        self.size > most
+    }
+
+    /// The error that ends a session whose `side` sent past [`Hold::overrun`].
+    pub fn overrun_error(&self, side: crate::error::Side) -> ProxyError {
+        ProxyError::TooLarge {
+            side,
+            what: "limits.max_message_bytes (twice over)",
+            limit: self.limit,
+        }
+    }
+
     pub fn problem(&self) -> Option<&Problem> {
         self.problem.as_ref()
     }

@@ -221,6 +221,9 @@ impl Smtp {
             if end.is_some() {
                 return Ok(());
             }
+            if hold.overrun() {
+                return Err(hold.overrun_error(Side::Client));
+            }
             let n = client.read_some(&mut buf[..]).await?;
             client.buf.push(&buf[..n]);
         }
