@@ -501,6 +501,27 @@ async fn data_that_never_ends_ends_the_session_past_twice_the_limit() {
     drop(srv);
 }
 
+/// POP3 too: an answer the server sends to no command (a second greeting) ends the
+/// session instead of being taken for the next command's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pop3_answer_to_no_command_ends_the_session() {
+    let (up, srv) = fake_server(vec![
+        send("+OK fake\r\n+OK logged in as anyone\r\n"),
+        Step::ReadUntil("QUIT\r\n"),
+    ])
+    .await;
+    let p = Proxy::start("pop3", up, "");
+    let mut c = Client::connect(p.addr).await;
+    assert!(c.line().await.starts_with("+OK fake"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.send("USER alice\r\n").await;
+    let r = c.rest_lenient().await;
+    assert!(!r.starts_with("+OK"), "{r}");
+    drop(c);
+    let got = String::from_utf8_lossy(&srv.await.unwrap()).into_owned();
+    assert!(!got.contains("USER"), "{got}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_size_at_the_top_of_the_integer_range_is_just_a_wrong_size() {
     let (up, _srv) = fake_server(vec![

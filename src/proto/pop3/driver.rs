@@ -157,6 +157,14 @@ impl Pop3 {
 
     /// Forwards `line` and returns the server's status line.
     pub(super) async fn ask(&mut self, line: &[u8]) -> Result<(Status, Vec<u8>), ProxyError> {
+        // With no answer owed, nothing the server sent may be waiting: an answer to no
+        // command would be taken for this one's and shift every answer after it.
+        if self.ahead.settled() && self.sdec.buffered() > 0 {
+            return Err(ProxyError::protocol(
+                Side::Server,
+                "sent an answer to no command",
+            ));
+        }
         self.send_server(line).await?;
         self.server_status().await
     }
