@@ -209,10 +209,14 @@ async fn verified_first(
     ok: &[u8],
     refused: &[u8],
 ) -> Result<Upgraded, ProxyError> {
+    let dest = core.ctx.server_addr.0;
     let server = plain(core.server.stream.detach(), Side::Server)?;
     let (upstream, verified) = match ic.upstream().connect(server, name).await {
         Ok(v) => v,
         Err(e) => {
+            if source == NameSource::Learned {
+                ic.unlearn(dest);
+            }
             core.ctx.app.metrics.tls_failed(core.ctx.protocol, "server");
             core.client.send(refused).await?;
             return Err(ProxyError::Tls {
@@ -227,7 +231,7 @@ async fn verified_first(
     let again = |n| ic.upstream().verify_again(conn, n);
     match ic.accept_verified(client, verified, source, again).await {
         Ok((client, facts)) => {
-            ic.learn(core.ctx.server_addr.0, &facts);
+            ic.learn(dest, &facts);
             core.client.stream = Stream::Tls(Box::new(client.into()));
             core.server.stream = Stream::Tls(Box::new(upstream.into()));
             core.ctx.tls_active = true;
@@ -249,6 +253,16 @@ async fn verified_first(
                 crate::tls::AcceptError::Upstream { .. } => Side::Server,
                 _ => Side::Client,
             };
+            let other_name = matches!(
+                e,
+                crate::tls::AcceptError::Upstream { .. }
+                    | crate::tls::AcceptError::SniMismatch { .. }
+            );
+            if source == NameSource::Learned && other_name {
+                // A client asked for a name the learned one does not cover: from now on
+                // this destination's sessions go the SNI-first way.
+                ic.unlearn(dest);
+            }
             let leg = if side == Side::Server {
                 "server"
             } else {

@@ -259,6 +259,11 @@ impl Interceptor {
         }
     }
 
+    /// A learned name for `dest` did not hold (see [`LearnedNames::unlearn`]).
+    pub fn unlearn(&self, dest: SocketAddr) {
+        self.learned.unlearn(dest);
+    }
+
     /// The name to verify upstream for a client's SNI (if any) and original destination.
     pub fn decide(&self, sni: Option<&str>, dest: SocketAddr) -> Decision {
         if self.cfg.bypass_dest(dest) {

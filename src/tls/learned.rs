@@ -8,9 +8,12 @@ use std::sync::Mutex;
 
 use lru::LruCache;
 
-/// At most `tls.learned_names` destinations, least recently used dropped first.
+/// At most `tls.learned_names` destinations, least recently used dropped first. A
+/// destination whose clients asked for different names (shared hosting that picks a
+/// certificate by SNI), or whose learned name stopped verifying, is remembered as having
+/// none: its sessions go the SNI-first way.
 pub struct LearnedNames {
-    names: Mutex<LruCache<SocketAddr, String>>,
+    names: Mutex<LruCache<SocketAddr, Option<String>>>,
 }
 
 impl LearnedNames {
@@ -21,18 +24,31 @@ impl LearnedNames {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<SocketAddr, String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<SocketAddr, Option<String>>> {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The name last verified for `dest`.
+    /// The one name verified for `dest`, if it has one.
     pub fn get(&self, dest: SocketAddr) -> Option<String> {
-        self.lock().get(&dest).cloned()
+        self.lock().get(&dest).cloned().flatten()
     }
 
-    /// Remembers `name`, verified for the server at `dest`.
+    /// Remembers `name`, verified for the server at `dest`; a second, different name makes
+    /// the destination one with no single name.
     pub fn learn(&self, dest: SocketAddr, name: String) {
-        self.lock().put(dest, name);
+        let mut names = self.lock();
+        let kept = match names.get(&dest) {
+            None => Some(name),
+            Some(Some(n)) if n.eq_ignore_ascii_case(&name) => Some(name),
+            Some(_) => None,
+        };
+        names.put(dest, kept);
+    }
+
+    /// The learned name for `dest` failed (the server no longer verifies for it, or a
+    /// client asked for another name it does not hold): `dest` has no single name.
+    pub fn unlearn(&self, dest: SocketAddr) {
+        self.lock().put(dest, None);
     }
 
     /// Destinations remembered now.
@@ -64,7 +80,19 @@ mod tests {
         assert_eq!(l.len(), 2);
         assert_eq!(l.get(b), None, "the least recently used is dropped");
         assert_eq!(l.get(c).as_deref(), Some("v6.example.test"));
+        l.learn(a, "MAIL.example.test".into());
+        assert_eq!(
+            l.get(a).as_deref(),
+            Some("MAIL.example.test"),
+            "the same name"
+        );
         l.learn(a, "other.example.test".into());
-        assert_eq!(l.get(a).as_deref(), Some("other.example.test"));
+        assert_eq!(l.get(a), None, "two names: none");
+        l.learn(a, "mail.example.test".into());
+        assert_eq!(l.get(a), None, "and it stays so");
+        l.unlearn(c);
+        assert_eq!(l.get(c), None);
+        l.learn(c, "v6.example.test".into());
+        assert_eq!(l.get(c), None, "a name that failed is not taken up again");
     }
 }

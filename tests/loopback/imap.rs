@@ -454,9 +454,17 @@ async fn a_bracket_in_the_tag_hides_no_command() {
     c.send("x[ COMPRESS DEFLATE\r\n").await;
     let x = until_tagged(&mut c, "x[").await;
     assert!(x.starts_with("x[ NO") || x.starts_with("x[ BAD"), "{x}");
+    // Not a tag at all (`(` may not be in one): an untagged BAD.
     c.send("y(1 NOOP\r\n").await;
     let y = c.line().await;
-    assert!(y.starts_with("y(1 BAD"), "{y}");
+    assert!(y.starts_with("* BAD"), "{y}");
+    // Never an answer that reads as a continuation request.
+    c.send("+ NOOP\r\n").await;
+    let plus = c.line().await;
+    assert!(plus.starts_with("* BAD"), "{plus}");
+    c.send("z1 F[OO {5}\r\n").await;
+    let z = c.line().await;
+    assert!(z.starts_with("z1 BAD"), "{z}");
     let got = log_out(&mut c, "a4", srv, &mut p).await;
     assert!(!got.contains("EICAR") && !got.contains("COMPRESS"), "{got}");
 }
@@ -482,6 +490,9 @@ async fn a_command_during_idle_is_refused() {
     assert!(c.line().await.starts_with("+"));
     c.send("x1 COMPRESS DEFLATE\r\n").await;
     assert!(c.line().await.starts_with("x1 BAD"));
+    // A line with a literal that is not DONE: refused, and IDLE goes on.
+    c.send("b5 APPEND x {9}\r\n").await;
+    assert!(c.line().await.starts_with("b5 BAD"));
     c.send("DONE\r\n").await;
     assert!(until_tagged(&mut c, "a2").await.contains("a2 OK"));
     let got = log_out(&mut c, "a4", srv, &mut p).await;

@@ -200,7 +200,11 @@ impl Imap {
         let inline = self.core.ctx.app.cfg.imap.literal_memory_bytes as u64;
         let cmd = self.reader.command();
         let r = if cmd.is_none() {
-            Some(reply(&tag, "BAD", "command cannot be read"))
+            Some(reply(
+                &raw_tag(&self.gathered.parts),
+                "BAD",
+                "command cannot be read",
+            ))
         } else if cmd.is_some_and(|c| NO_LITERAL.contains(&c.name.to_ascii_uppercase().as_str())) {
             Some(reply(&tag, "BAD", "this command takes no literal"))
         } else if self.reader.more_messages() {
@@ -406,20 +410,30 @@ impl Imap {
     /// exchange, DONE ends IDLE, and their tagged answers reach the client), and the line
     /// with its literal gets BAD without being read.
     async fn literal_in_exchange(&mut self, line: Vec<u8>, a: Announce) -> Result<(), ProxyError> {
-        let end: &[u8] = if self.sasl.is_some() {
+        let end: Option<&[u8]> = if self.sasl.is_some() {
             self.client_turn = false;
-            b"*\r\n"
-        } else {
+            Some(b"*\r\n")
+        } else if is_idle_done(&line) {
             self.idling = false;
-            b"DONE\r\n"
+            Some(b"DONE\r\n")
+        } else {
+            // Not DONE: IDLE goes on, as for any other line.
+            None
         };
         self.core
             .ctx
             .log
-            .event("refused", "a literal on a SASL response or on DONE");
-        self.send_server(end).await?;
+            .event("refused", "a literal on a SASL response or during IDLE");
+        if let Some(end) = end {
+            self.send_server(end).await?;
+        }
+        // A SASL response or DONE has no tag of its own; another line during IDLE has.
+        let tag = match end {
+            Some(_) => "*".to_string(),
+            None => raw_tag(&[Part::Line(line.clone())]),
+        };
         self.reader.line(&line, true);
-        self.gathered.refusal = Some(reply("*", "BAD", "no literal is allowed here"));
+        self.gathered.refusal = Some(reply(&tag, "BAD", "no literal is allowed here"));
         self.on_announce(a).await
     }
 
@@ -445,7 +459,7 @@ fn raw_tag(parts: &[Part]) -> String {
     };
     let text = split_line(line).0;
     let word = text.split(|&b| b == b' ').next().unwrap_or_default();
-    if word.is_empty() || word.len() > 64 || !word.iter().all(|b| (0x21..0x7f).contains(b)) {
+    if word.len() > 64 || !super::reader::is_tag(word) {
         return "*".into();
     }
     String::from_utf8_lossy(word).into_owned()

@@ -166,7 +166,7 @@ impl Imap {
                 let refused = reply(
                     tag,
                     "NO [UNAVAILABLE]",
-                    "portcullis: TLS to the server failed verification",
+                    "TLS to the server failed verification",
                 );
                 // A capability code in the answer is filtered like any other.
                 let ok = capability::filter_line(line, self.cap_policy());

@@ -332,9 +332,6 @@ async fn receive(
         if ended {
             break;
         }
-        if hold.overrun() {
-            return Err(hold.overrun_error(Side::Server));
-        }
         if let Some(o) = owed {
             server.low_water.expect(&server.stream, o);
         }

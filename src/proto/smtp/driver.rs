@@ -125,8 +125,14 @@ impl Smtp {
     /// Before a command goes up, nothing the server sent may be waiting unasked for (but
     /// the answers to the proxy's own RSETs): a reply to no command would be taken for the
     /// next command's and shift every answer after it by one.
-    pub(super) fn unasked(&self) -> Result<(), ProxyError> {
-        if self.resets_unread == 0 && !self.core.server.buf.is_empty() {
+    pub(super) async fn unasked(&mut self) -> Result<(), ProxyError> {
+        if self.core.server.buf.is_empty() {
+            return Ok(());
+        }
+        // What came may be the answers to RSETs sent without waiting: those are read
+        // first, and anything after them answers no command.
+        self.read_resets().await?;
+        if !self.core.server.buf.is_empty() {
             return Err(ProxyError::protocol(
                 Side::Server,
                 "sent a reply to no command",
@@ -137,7 +143,7 @@ impl Smtp {
 
     /// Forwards a command line and returns the server's reply.
     pub(super) async fn ask(&mut self, line: &[u8]) -> Result<Reply, ProxyError> {
-        self.unasked()?;
+        self.unasked().await?;
         self.core.server.send(line).await?;
         self.server_reply().await
     }

@@ -106,7 +106,7 @@ impl Smtp {
         let mut g = std::mem::take(g);
         let up = g.take_upstream();
         if !up.is_empty() {
-            self.unasked()?;
+            self.unasked().await?;
             self.core.server.send(&up).await?;
             self.read_resets().await?;
             while !g.complete() {

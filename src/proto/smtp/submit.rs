@@ -335,7 +335,7 @@ impl Smtp {
         scratch: &mut Scratch,
     ) -> Result<Reply, ProxyError> {
         scratch.out.clear();
-        self.unasked()?;
+        self.unasked().await?;
         let framing = if self.ext.chunking {
             let size = head.len() as u64 + hold.spool.len() - body_offset;
             scratch
