@@ -275,18 +275,25 @@ async fn starttls(
     upstream: SocketAddr,
     client_sni: &str,
 ) -> Result<String, AcceptError> {
-    let (name, source) =
-        p.ic.starttls_name(upstream)
-            .expect("the map names the destination");
-    assert_eq!(source, NameSource::Map);
+    starttls_sni(p, upstream, client_sni, true).await
+}
+
+/// The same; `sni` false: the client sends no SNI.
+async fn starttls_sni(
+    p: &Proxy,
+    upstream: SocketAddr,
+    client_sni: &str,
+    sni: bool,
+) -> Result<String, AcceptError> {
+    let (name, source) = p.ic.starttls_name(upstream).expect("a name is known");
     let tcp = TcpStream::connect(upstream).await.unwrap();
     let (mut up, verified) = p.ic.upstream().connect(tcp, name).await.expect("verified");
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let ca = p.ca_cert.clone();
-    let sni = client_sni.to_string();
+    let client_name = client_sni.to_string();
     let c = tokio::spawn(async move {
-        match client(addr, &ca, &sni, true).await {
+        match client(addr, &ca, &client_name, sni).await {
             Ok(tls) => talk(tls).await,
             Err(e) => assert!(e.to_string().contains("alert"), "{e}"),
         }
@@ -326,6 +333,34 @@ async fn starttls_order_verifies_upstream_first_and_refuses_a_name_the_server_do
     );
     let err = starttls(&p, upstream, "bank.test").await.unwrap_err();
     assert!(matches!(err, AcceptError::SniMismatch { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_learned_name_stands_in_for_no_sni_unless_the_policy_refuses() {
+    for (policy, minted) in [
+        (NoSniPolicy::Passthrough, true),
+        (NoSniPolicy::Refuse, false),
+    ] {
+        let root = TestCa::new("Test Root");
+        let upstream = serve(&good(&root, NAME), "real server").await;
+        let p = proxy_with(root, |c| c.no_sni = policy);
+        assert!(p.ic.starttls_name(upstream).is_none(), "nothing known yet");
+        // A session whose client named the server teaches the name.
+        let (addr, task) = listen(p.ic.clone(), upstream).await;
+        talk(client(addr, &p.ca_cert, NAME, true).await.unwrap()).await;
+        let Ok(Accepted::Intercepted(s)) = task.await.unwrap() else {
+            panic!("intercepted");
+        };
+        p.ic.learn(upstream, &s.facts);
+        let (_, source) = p.ic.starttls_name(upstream).expect("learned");
+        assert_eq!(source, NameSource::Learned);
+        let r = starttls_sni(&p, upstream, NAME, false).await;
+        if minted {
+            assert_eq!(r.unwrap(), NAME);
+        } else {
+            assert!(matches!(r, Err(AcceptError::NoSniRefused)), "{r:?}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use tokio_rustls::server::TlsStream;
 use super::{
     AcceptError, Accepted, Decision, Intercepted, Interceptor, NameSource, PassReason, TlsFacts,
 };
+use crate::tls::NoSniPolicy;
 use crate::tls::mint::name_string;
 use crate::tls::upstream::{UpstreamError, VerifiedUpstream};
 
@@ -140,6 +141,12 @@ where
             }
         }
         Some(_) => (up, NameSource::Sni),
+        // No SNI: a mapped name stands in for it; a learned one only where the admin did
+        // not ask for clients without SNI to be refused.
+        None if source == NameSource::Learned && ic.cfg.no_sni == NoSniPolicy::Refuse => {
+            ic.refuse(hello, io).await;
+            return Err(AcceptError::NoSniRefused);
+        }
         None => (up, source),
     };
     let (leaf, used) = match ic.leaf(&up) {
