@@ -40,11 +40,17 @@ impl Pop3 {
         let app = self.core.ctx.app.clone();
         let key = self.mailbox();
         let here = self.replaced.remove(&n).is_some();
-        if !here && !app.withheld.any_for(&key).unwrap_or(false) {
+        // Most clients list UIDLs first: then one file test answers, not a directory scan.
+        let known = self.uidls.get(&n).cloned();
+        if known.is_none() && !here && !app.withheld.any_for(&key).unwrap_or(false) {
             return Ok(());
         }
-        let Some(uidl) = self.uidl_of(n).await? else {
-            return Ok(());
+        let uidl = match known {
+            Some(u) => u,
+            None => match self.uidl_of(n).await? {
+                Some(u) => u,
+                None => return Ok(()),
+            },
         };
         if app.withheld.contains(&key, &uidl)
             && let Err(e) = app.withheld.clear(&key, &uidl)
