@@ -130,6 +130,30 @@ upstream = "{upstream}"
 
 const MSG: &str = "From: a@example.org\r\nSubject: hi\r\n\r\nhello\r\n";
 
+/// A scripted POP3 server's greeting and an accepted USER and PASS, then `rest`.
+fn pop3_login(rest: Vec<Step>) -> Vec<Step> {
+    let mut steps = vec![
+        send("+OK fake\r\n"),
+        Step::Expect("USER"),
+        send("+OK\r\n"),
+        Step::Expect("PASS"),
+        send("+OK logged in\r\n"),
+    ];
+    steps.extend(rest);
+    steps
+}
+
+/// A client through `p` that has read the greeting and logged in as alice.
+async fn pop3_logged_in(p: &Proxy) -> Client {
+    let mut c = Client::connect(p.addr).await;
+    c.line().await;
+    c.send("USER alice\r\n").await;
+    c.line().await;
+    c.send("PASS pw\r\n").await;
+    c.line().await;
+    c
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_bdat_chunk_is_refused_as_too_large() {
     let (up, _srv) = fake_server(vec![
@@ -332,19 +356,14 @@ async fn a_listing_line_that_could_end_the_listing_early_ends_the_session_instea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_message_that_cannot_be_kept_gets_a_temporary_error_not_a_notice() {
     let infected = format!("Subject: bad\r\n\r\n{EICAR}\r\n");
-    let (up, srv) = fake_server(vec![
-        send("+OK fake\r\n"),
-        Step::Expect("USER"),
-        send("+OK\r\n"),
-        Step::Expect("PASS"),
-        send("+OK logged in\r\n"),
+    let (up, srv) = fake_server(pop3_login(vec![
         Step::Expect("RETR 1"),
         send(&format!("+OK {} octets\r\n{infected}.\r\n", infected.len())),
         Step::Expect("UIDL 1"),
         send("+OK 1 uid-0001\r\n"),
         Step::Expect("QUIT"),
         send("+OK bye\r\n"),
-    ])
+    ]))
     .await;
     let p = Proxy::start("pop3", up, "");
     // Neither the quarantine nor the withheld registry can be written (a full or broken
@@ -354,12 +373,7 @@ async fn a_replaced_message_that_cannot_be_kept_gets_a_temporary_error_not_a_not
         std::fs::remove_dir_all(q.join(sub)).unwrap();
         std::fs::write(q.join(sub), b"not a directory").unwrap();
     }
-    let mut c = Client::connect(p.addr).await;
-    c.line().await;
-    c.send("USER alice\r\n").await;
-    c.line().await;
-    c.send("PASS pw\r\n").await;
-    c.line().await;
+    let mut c = pop3_logged_in(&p).await;
     c.send("RETR 1\r\n").await;
     let r = c.line().await;
     assert!(r.starts_with("-ERR [SYS/TEMP] "), "{r}");
@@ -419,12 +433,7 @@ async fn a_withheld_marker_names_the_mailbox_a_login_acts_for() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_delivered_whole_after_a_replaced_top_can_be_deleted() {
     let infected = format!("Subject: bad\r\n\r\n{EICAR}\r\n");
-    let (up, srv) = fake_server(vec![
-        send("+OK fake\r\n"),
-        Step::Expect("USER"),
-        send("+OK\r\n"),
-        Step::Expect("PASS"),
-        send("+OK logged in\r\n"),
+    let (up, srv) = fake_server(pop3_login(vec![
         Step::Expect("TOP 1 5"),
         send(&format!("+OK top follows\r\n{infected}.\r\n")),
         Step::Expect("UIDL 1"),
@@ -435,15 +444,10 @@ async fn a_message_delivered_whole_after_a_replaced_top_can_be_deleted() {
         send("+OK deleted\r\n"),
         Step::Expect("QUIT"),
         send("+OK bye\r\n"),
-    ])
+    ]))
     .await;
     let p = Proxy::start("pop3", up, "");
-    let mut c = Client::connect(p.addr).await;
-    c.line().await;
-    c.send("USER alice\r\n").await;
-    c.line().await;
-    c.send("PASS pw\r\n").await;
-    c.line().await;
+    let mut c = pop3_logged_in(&p).await;
     c.send("TOP 1 5\r\n").await;
     assert!(c.line().await.starts_with("+OK"));
     assert!(!c.block().await.contains("EICAR"));

@@ -89,31 +89,8 @@ fn a_server_that_fails_verification_gets_the_client_no_certificate() {
     t.deliver("alice", "1", &tricky_message("never"));
     t.name_the_server();
     // Trust some other CA upstream: dovecot's certificate is from an unknown root.
-    let other = t.path("other-ca.pem");
-    sh(&[
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=unrelated CA",
-        "-keyout",
-        &t.path("other-ca.key").display().to_string(),
-        "-out",
-        &other.display().to_string(),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-    ]);
-    let cfg = t.write_config(&format!(
-        "{}{POP3S_LISTENER}",
-        tls_section(&t, &other.display().to_string())
-    ));
+    let other = t.unrelated_ca();
+    let cfg = t.write_config(&format!("{}{POP3S_LISTENER}", tls_section(&t, &other)));
     let pem = t.init_ca(&cfg);
     t.start_portcullis(&cfg);
     let got = hex_lines(&t.python_client(SERVER_V4, &client(&pem)));

@@ -58,31 +58,11 @@ fn a_server_that_fails_verification_gets_starttls_the_protocols_error() {
     t.start_postfix();
     t.name_the_server();
     // Trust some other CA upstream: the servers' certificates are from an unknown root.
-    let other = t.path("other-ca.pem");
-    sh(&[
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=unrelated CA",
-        "-keyout",
-        &t.path("other-ca.key").display().to_string(),
-        "-out",
-        &other.display().to_string(),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-    ]);
+    let other = t.unrelated_ca();
     let cfg = t.write_config(&format!(
         "[tls]\nca_dir = \"{d}/ca\"\nextra_ca_file = \"{o}\"\n[tls.sni_map]\n\"{SERVER_V4}\" = \"mail.portcullis.test\"\n{LISTENERS}",
         d = t.dir.path().display(),
-        o = other.display()
+        o = other
     ));
     t.init_ca(&cfg);
     t.start_portcullis(&cfg);

@@ -25,7 +25,9 @@ use crate::config::StartTls;
 use crate::error::{ProxyError, Side};
 use crate::net::stream::Stream;
 use crate::tls::accept::NameSource;
-use crate::tls::{Accepted, Intercepted, Interceptor, TlsMode, UpstreamError};
+use crate::tls::{
+    AcceptError, Accepted, Intercepted, Interceptor, TlsFacts, TlsMode, UpstreamError,
+};
 use rustls::pki_types::ServerName;
 
 /// What a session does with STARTTLS.
@@ -154,10 +156,7 @@ async fn intercept(core: &mut Core) -> Result<Upgraded, ProxyError> {
                 upstream,
                 facts,
             } = *b;
-            ic.learn(core.ctx.server_addr.0, &facts);
-            core.client.stream = Stream::Tls(Box::new(client.into()));
-            core.server.stream = Stream::Tls(Box::new(upstream.into()));
-            core.ctx.tls_active = true;
+            let facts = both_in_tls(core, ic, client.into(), upstream.into(), facts);
             core.ctx
                 .log
                 .event("tls", &format!("intercepted after STARTTLS {facts}"));
@@ -179,22 +178,42 @@ async fn intercept(core: &mut Core) -> Result<Upgraded, ProxyError> {
             passthrough(core, &replay).await?;
             Ok(Upgraded::Ended("tls passthrough ended"))
         }
-        Err(e) => {
-            let side = match e {
-                crate::tls::AcceptError::Upstream { .. } => Side::Server,
-                _ => Side::Client,
-            };
-            let leg = if side == Side::Server {
-                "server"
-            } else {
-                "client"
-            };
-            app.metrics.tls_failed(core.ctx.protocol, leg);
-            Err(ProxyError::Tls {
-                side,
-                why: format!("{} {e}", e.kind()),
-            })
-        }
+        Err(e) => Err(accept_failed(core, &e)),
+    }
+}
+
+/// Both legs now run over TLS the gateway terminates; a name the client's SNI had
+/// verified is remembered for the destination. Returns the facts for the log line.
+fn both_in_tls(
+    core: &mut Core,
+    ic: &Interceptor,
+    client: tokio_rustls::TlsStream<TcpStream>,
+    upstream: tokio_rustls::TlsStream<TcpStream>,
+    facts: TlsFacts,
+) -> TlsFacts {
+    ic.learn(core.ctx.server_addr.0, &facts);
+    core.client.stream = Stream::Tls(Box::new(client));
+    core.server.stream = Stream::Tls(Box::new(upstream));
+    core.ctx.tls_active = true;
+    facts
+}
+
+/// The error that ends a session whose client handshake could not be finished: the
+/// server's side when the server failed, else the client's; counted per leg.
+fn accept_failed(core: &Core, e: &AcceptError) -> ProxyError {
+    let side = match e {
+        AcceptError::Upstream { .. } => Side::Server,
+        _ => Side::Client,
+    };
+    let leg = if side == Side::Server {
+        "server"
+    } else {
+        "client"
+    };
+    core.ctx.app.metrics.tls_failed(core.ctx.protocol, leg);
+    ProxyError::Tls {
+        side,
+        why: format!("{} {e}", e.kind()),
     }
 }
 
@@ -231,10 +250,7 @@ async fn verified_first(
     let again = |n| ic.upstream().verify_again(conn, n);
     match ic.accept_verified(client, verified, source, again).await {
         Ok((client, facts)) => {
-            ic.learn(dest, &facts);
-            core.client.stream = Stream::Tls(Box::new(client.into()));
-            core.server.stream = Stream::Tls(Box::new(upstream.into()));
-            core.ctx.tls_active = true;
+            let facts = both_in_tls(core, ic, client.into(), upstream.into(), facts);
             core.ctx.log.event(
                 "tls",
                 &format!(
@@ -249,30 +265,16 @@ async fn verified_first(
             Ok(Upgraded::Continue)
         }
         Err(e) => {
-            let side = match e {
-                crate::tls::AcceptError::Upstream { .. } => Side::Server,
-                _ => Side::Client,
-            };
             let other_name = matches!(
                 e,
-                crate::tls::AcceptError::Upstream { .. }
-                    | crate::tls::AcceptError::SniMismatch { .. }
+                AcceptError::Upstream { .. } | AcceptError::SniMismatch { .. }
             );
             if source == NameSource::Learned && other_name {
                 // A client asked for a name the learned one does not cover: from now on
                 // this destination's sessions go the SNI-first way.
                 ic.unlearn(dest);
             }
-            let leg = if side == Side::Server {
-                "server"
-            } else {
-                "client"
-            };
-            core.ctx.app.metrics.tls_failed(core.ctx.protocol, leg);
-            Err(ProxyError::Tls {
-                side,
-                why: format!("{} {e}", e.kind()),
-            })
+            Err(accept_failed(core, &e))
         }
     }
 }

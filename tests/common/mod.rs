@@ -32,6 +32,33 @@ fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// A self-signed P-256 CA certificate (`CA:TRUE`) and its key, with `extra` openssl
+/// arguments (more extensions).
+fn new_ca(key: &str, cert: &str, subject: &str, days: &str, extra: &[&str]) {
+    let mut args = vec![
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        days,
+        "-subj",
+        subject,
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+    ];
+    args.extend_from_slice(extra);
+    sh(&args);
+}
+
 pub fn sh(args: &[&str]) {
     let out = run(Command::new(args[0]).args(&args[1..]));
     assert!(
@@ -410,6 +437,15 @@ protocol imap {{
             .sum()
     }
 
+    /// A CA that signed nothing in the topology (its certificate file): trusted upstream
+    /// instead of the topology's own, it makes every server's chain end at an unknown root.
+    pub fn unrelated_ca(&self) -> String {
+        let cert = self.path("other-ca.pem").display().to_string();
+        let key = self.path("other-ca.key").display().to_string();
+        new_ca(&key, &cert, "/CN=unrelated CA", "2", &[]);
+        cert
+    }
+
     fn make_tls(&self) {
         let tls = self.path("tls");
         if tls.join("server.crt").exists() {
@@ -417,28 +453,13 @@ protocol imap {{
         }
         fs::create_dir_all(&tls).unwrap();
         let t = tls.display().to_string();
-        sh(&[
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=portcullis test CA",
-            "-keyout",
+        new_ca(
             &format!("{t}/ca.key"),
-            "-out",
             &format!("{t}/ca.crt"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
+            "/CN=portcullis test CA",
+            "30",
+            &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        );
         sh(&[
             "openssl",
             "req",

@@ -29,6 +29,19 @@ async fn logged_in(up: SocketAddr) -> (Proxy, Client) {
     (p, c)
 }
 
+/// A scripted server's answer to `a2 IDLE` (it idles), then `rest`.
+fn idle_then(rest: Vec<Step>) -> Vec<Step> {
+    let mut steps = vec![Step::Expect("A2 IDLE"), send("+ idling\r\n")];
+    steps.extend(rest);
+    steps
+}
+
+/// The client starts IDLE as `a2` and the server idles.
+async fn idle(c: &mut Client) {
+    c.send("a2 IDLE\r\n").await;
+    assert!(c.line().await.starts_with("+"));
+}
+
 /// The client's lines up to and including the tagged answer to `tag`.
 async fn until_tagged(c: &mut Client, tag: &str) -> String {
     let mut all = String::new();
@@ -347,21 +360,18 @@ async fn a_literal_on_done_is_refused_never_forwarded() {
     );
     let (up, srv) = fake_server(after_login(
         "IMAP4rev1 IDLE LITERAL+",
-        vec![
-            Step::Expect("A2 IDLE"),
-            send("+ idling\r\n"),
+        idle_then(vec![
             Step::Expect("DONE\r\n"),
             send("a2 OK idle done\r\n"),
             Step::Expect("C2 NOOP"),
             send("c2 OK done\r\n"),
             Step::Expect("A4 LOGOUT"),
             send("* BYE fake\r\na4 OK bye\r\n"),
-        ],
+        ]),
     ))
     .await;
     let (mut p, mut c) = logged_in(up).await;
-    c.send("a2 IDLE\r\n").await;
-    assert!(c.line().await.starts_with("+"));
+    idle(&mut c).await;
     c.send(&format!("DONE{{{}+}}\r\n{inner}c1 NOOP\r\n", inner.len()))
         .await;
     c.send("c2 NOOP\r\n").await;
@@ -410,21 +420,18 @@ async fn a_literal_on_a_sasl_response_is_refused_never_forwarded() {
 async fn a_synchronising_literal_on_done_gets_an_answer() {
     let (up, srv) = fake_server(after_login(
         "IMAP4rev1 IDLE",
-        vec![
-            Step::Expect("A2 IDLE"),
-            send("+ idling\r\n"),
+        idle_then(vec![
             Step::Expect("DONE\r\n"),
             send("a2 OK idle done\r\n"),
             Step::Expect("A3 NOOP"),
             send("a3 OK done\r\n"),
             Step::Expect("A4 LOGOUT"),
             send("* BYE fake\r\na4 OK bye\r\n"),
-        ],
+        ]),
     ))
     .await;
     let (mut p, mut c) = logged_in(up).await;
-    c.send("a2 IDLE\r\n").await;
-    assert!(c.line().await.starts_with("+"));
+    idle(&mut c).await;
     c.send("DONE{5}\r\n").await;
     c.send("a3 NOOP\r\n").await;
     let seen = until_tagged(&mut c, "a3").await;
@@ -475,19 +482,16 @@ async fn a_bracket_in_the_tag_hides_no_command() {
 async fn a_command_during_idle_is_refused() {
     let (up, srv) = fake_server(after_login(
         "IMAP4rev1 IDLE LITERAL+",
-        vec![
-            Step::Expect("A2 IDLE"),
-            send("+ idling\r\n"),
+        idle_then(vec![
             Step::Expect("DONE\r\n"),
             send("a2 OK idle done\r\n"),
             Step::Expect("A4 LOGOUT"),
             send("* BYE fake\r\na4 OK bye\r\n"),
-        ],
+        ]),
     ))
     .await;
     let (mut p, mut c) = logged_in(up).await;
-    c.send("a2 IDLE\r\n").await;
-    assert!(c.line().await.starts_with("+"));
+    idle(&mut c).await;
     c.send("x1 COMPRESS DEFLATE\r\n").await;
     assert!(c.line().await.starts_with("x1 BAD"));
     // A line with a literal that is not DONE: refused, and IDLE goes on.

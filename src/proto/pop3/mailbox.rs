@@ -41,16 +41,12 @@ impl Pop3 {
         let key = self.mailbox();
         let here = self.replaced.remove(&n).is_some();
         // Most clients list UIDLs first: then one file test answers, not a directory scan.
-        let known = self.uidls.get(&n).cloned();
-        if known.is_none() && !here && !app.withheld.any_for(&key).unwrap_or(false) {
+        let listed = self.uidls.contains_key(&n);
+        if !listed && !here && !app.withheld.any_for(&key).unwrap_or(false) {
             return Ok(());
         }
-        let uidl = match known {
-            Some(u) => u,
-            None => match self.uidl_of(n).await? {
-                Some(u) => u,
-                None => return Ok(()),
-            },
+        let Some(uidl) = self.uidl_of(n).await? else {
+            return Ok(());
         };
         if app.withheld.contains(&key, &uidl)
             && let Err(e) = app.withheld.clear(&key, &uidl)

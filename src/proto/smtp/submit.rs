@@ -335,8 +335,9 @@ impl Smtp {
         scratch: &mut Scratch,
     ) -> Result<Reply, ProxyError> {
         scratch.out.clear();
-        self.unasked().await?;
         let framing = if self.ext.chunking {
+            // BDAT goes without `ask`, which checks this for DATA.
+            self.unasked().await?;
             let size = head.len() as u64 + hold.spool.len() - body_offset;
             scratch
                 .out
